@@ -1,0 +1,29 @@
+import type { Encodable } from "../protocol/encodable.ts";
+import type { Broker } from "../broker.ts";
+
+/** What a handler knows about the request it serves, beyond the decoded body. */
+export interface RequestContext {
+  readonly broker: Broker;
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  readonly connectionId: number;
+  readonly clientHost: string;
+}
+
+/** Returned by a handler that must not answer (Produce with acks=0). */
+export const NO_RESPONSE: unique symbol = Symbol("NO_RESPONSE");
+export type NoResponse = typeof NO_RESPONSE;
+
+/**
+ * One Kafka API: a decoded request in, a response out. Handlers never touch sockets;
+ * the response may omit fields, which are then written with their schema defaults.
+ */
+export interface ApiHandler<Request = any, Response = any> {
+  readonly apiKey: number;
+  /** Versions this broker really implements; advertised by ApiVersions. */
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  handle(request: Request, ctx: RequestContext): Encodable<Response> | NoResponse | Promise<Encodable<Response> | NoResponse>;
+}
