@@ -26,4 +26,6 @@ export interface ApiHandler<Request = any, Response = any> {
   readonly minVersion: number;
   readonly maxVersion: number;
   handle(request: Request, ctx: RequestContext): Encodable<Response> | NoResponse | Promise<Encodable<Response> | NoResponse>;
+  /** The answer when handle throws: the error code in every place the client will look. Default: a top-level errorCode. */
+  errorResponse?(request: Request, errorCode: number, ctx: RequestContext): Encodable<Response>;
 }

@@ -1,0 +1,81 @@
+import { ErrorCode } from "../protocol/error-codes.ts";
+import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from "../protocol/generated/03-metadata.ts";
+import { ApiKey } from "../protocol/generated/index.ts";
+import { ZERO_UUID } from "../protocol/uuid.ts";
+import type { Encodable } from "../protocol/encodable.ts";
+import type { TopicRecord } from "../metadata/records.ts";
+import type { ApiHandler } from "./handler.ts";
+
+/** Kafka's "no authorized operations were requested" marker. */
+const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
+  apiKey: ApiKey.Metadata,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(request, ctx) {
+    const { broker, apiVersion } = ctx;
+    const state = broker.metadata.state;
+    // v0 sends an empty list for "all topics"; later versions send null.
+    const allTopics = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
+    const topics: Encodable<MetadataResponseTopic>[] = [];
+
+    if (allTopics) {
+      for (const topic of state.topics()) topics.push(describeTopic(topic));
+    } else {
+      const requested = request.topics!;
+      const allowAutoCreate = broker.config.autoCreateTopics && (apiVersion < 4 || request.allowAutoTopicCreation);
+      const missing = requested
+        .filter((t) => t.name !== null && !state.topic(t.name))
+        .map((t) => t.name!);
+      const createErrors = new Map<string, number>();
+      if (allowAutoCreate && missing.length > 0) {
+        for (const result of await broker.controller.ensureTopics([...new Set(missing)])) {
+          if (result.errorCode !== ErrorCode.NONE) createErrors.set(result.name, result.errorCode);
+        }
+      }
+      for (const wanted of requested) {
+        const topic = wanted.name !== null ? state.topic(wanted.name) : state.topicById(wanted.topicId);
+        if (topic) {
+          topics.push(describeTopic(topic));
+        } else if (wanted.name === null) {
+          topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] });
+        } else {
+          const errorCode = createErrors.get(wanted.name) ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          topics.push({ errorCode, name: wanted.name, topicId: ZERO_UUID, partitions: [] });
+        }
+      }
+    }
+
+    return {
+      throttleTimeMs: 0,
+      brokers: state
+        .brokers()
+        .filter((b) => !b.fenced)
+        .map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      clusterId: state.clusterId,
+      controllerId: broker.controllerId(),
+      topics,
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+};
+
+function describeTopic(topic: TopicRecord): Encodable<MetadataResponseTopic> {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.topicId,
+    isInternal: false,
+    partitions: topic.partitions.map((p) => ({
+      errorCode: p.leader === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: [...p.replicas],
+      isrNodes: [...p.isr],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}

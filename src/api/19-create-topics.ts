@@ -1,0 +1,52 @@
+import { ErrorCode } from "../protocol/error-codes.ts";
+import type { CreateTopicsRequest, CreateTopicsResponse } from "../protocol/generated/19-create-topics.ts";
+import { ApiKey } from "../protocol/generated/index.ts";
+import { ZERO_UUID } from "../protocol/uuid.ts";
+import { describeTopicConfigs } from "../metadata/effective-configs.ts";
+import type { ApiHandler } from "./handler.ts";
+
+export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = {
+  apiKey: ApiKey.CreateTopics,
+  minVersion: 0,
+  maxVersion: 7,
+  async handle(request, ctx) {
+    const { broker } = ctx;
+    const results = await broker.controller.createTopics(
+      request.topics.map((t) => ({
+        name: t.name,
+        numPartitions: t.numPartitions,
+        replicationFactor: t.replicationFactor,
+        assignments: t.assignments.map((a) => ({ partitionIndex: a.partitionIndex, brokerIds: [...a.brokerIds] })),
+        configs: t.configs.map((c) => ({ name: c.name, value: c.value })),
+      })),
+      request.validateOnly,
+    );
+    return {
+      throttleTimeMs: 0,
+      topics: results.map((result) => {
+        if (!result.topic) {
+          return { name: result.name, topicId: ZERO_UUID, errorCode: result.errorCode, errorMessage: result.errorMessage, numPartitions: -1, replicationFactor: -1, configs: null };
+        }
+        const topic = result.topic;
+        return {
+          name: topic.name,
+          topicId: request.validateOnly ? ZERO_UUID : topic.topicId,
+          errorCode: ErrorCode.NONE,
+          errorMessage: null,
+          numPartitions: topic.partitions.length,
+          replicationFactor: topic.partitions[0]!.replicas.length,
+          configs: describeTopicConfigs(broker.topicDefaults(), topic.configs).map((c) => ({
+            name: c.name,
+            value: c.value,
+            readOnly: false,
+            configSource: c.source,
+            isSensitive: false,
+          })),
+        };
+      }),
+    };
+  },
+  errorResponse(request, errorCode) {
+    return { topics: request.topics.map((t) => ({ name: t.name, errorCode, errorMessage: null })) };
+  },
+};

@@ -1,0 +1,137 @@
+import { logger } from "../lib/logger.ts";
+import type { Broker } from "../broker.ts";
+import { CloseConnection, type ConnectionInfo } from "../net/kafka-server.ts";
+import type { Outgoing } from "../net/response-queue.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import { API_SCHEMAS, ApiKey, readRequestHeader, writeResponseHeader, type ApiSchema } from "../protocol/generated/index.ts";
+import { ProtocolError, Reader } from "../protocol/reader.ts";
+import { Writer } from "../protocol/writer.ts";
+import { NO_RESPONSE, type ApiHandler, type RequestContext } from "./handler.ts";
+import type { RequestMetrics } from "../metrics/request-metrics.ts";
+
+const log = logger("api");
+
+/** Decodes request frames, dispatches them to the handler for their API and encodes the answers. */
+export class Router {
+  private readonly handlers = new Map<number, ApiHandler>();
+
+  constructor(
+    handlers: readonly ApiHandler[],
+    private readonly broker: Broker,
+    private readonly metrics: RequestMetrics,
+  ) {
+    for (const handler of handlers) {
+      const schema = API_SCHEMAS.get(handler.apiKey);
+      if (!schema) throw new Error(`handler for unknown api key ${handler.apiKey}`);
+      if (handler.minVersion < schema.minVersion || handler.maxVersion > schema.maxVersion) {
+        throw new Error(`handler for ${schema.name} claims versions outside the schema's ${schema.minVersion}-${schema.maxVersion}`);
+      }
+      if (this.handlers.has(handler.apiKey)) throw new Error(`two handlers for ${schema.name}`);
+      this.handlers.set(handler.apiKey, handler);
+    }
+  }
+
+  /** The API versions this broker implements, for ApiVersions. */
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return [...this.handlers.values()]
+      .map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
+      .sort((a, b) => a.apiKey - b.apiKey);
+  }
+
+  readonly handleFrame = (frame: Uint8Array, connection: ConnectionInfo): Outgoing | Promise<Outgoing> => {
+    if (frame.byteLength < 8) throw new CloseConnection(`request of ${frame.byteLength} bytes is shorter than a header`);
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    const apiKey = view.getInt16(0);
+    const apiVersion = view.getInt16(2);
+    const correlationId = view.getInt32(4);
+    const schema = API_SCHEMAS.get(apiKey);
+    const handler = this.handlers.get(apiKey);
+    if (!schema || !handler) throw new CloseConnection(`unsupported api key ${apiKey}`);
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      if (apiKey === ApiKey.ApiVersions) return this.unsupportedApiVersions(correlationId);
+      throw new CloseConnection(`unsupported version ${apiVersion} of ${schema.name}`);
+    }
+
+    const reader = new Reader(frame);
+    let request: unknown;
+    let clientId: string | null;
+    try {
+      const header = readRequestHeader(reader, schema.requestHeaderVersion(apiVersion));
+      clientId = header.clientId;
+      request = schema.readRequest(reader, apiVersion);
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        throw new CloseConnection(`malformed ${schema.name} v${apiVersion} request: ${error.message}`);
+      }
+      throw error;
+    }
+
+    const ctx: RequestContext = {
+      broker: this.broker,
+      apiKey,
+      apiVersion,
+      correlationId,
+      clientId,
+      connectionId: connection.id,
+      clientHost: connection.remoteAddress,
+    };
+    const startedNs = Bun.nanoseconds();
+    let result: ReturnType<ApiHandler["handle"]>;
+    try {
+      result = handler.handle(request, ctx);
+    } catch (error) {
+      return this.failed(schema, handler, ctx, request, error, startedNs);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (response) => this.encode(schema, ctx, response, startedNs),
+        (error) => this.failed(schema, handler, ctx, request, error, startedNs),
+      );
+    }
+    return this.encode(schema, ctx, result, startedNs);
+  };
+
+  private encode(schema: ApiSchema, ctx: RequestContext, response: unknown, startedNs: number): Outgoing {
+    this.metrics.observe(ctx.apiKey, (Bun.nanoseconds() - startedNs) / 1e6, false);
+    if (response === NO_RESPONSE) return null;
+    const writer = new Writer();
+    writeResponseHeader(writer, schema.responseHeaderVersion(ctx.apiVersion), { correlationId: ctx.correlationId });
+    schema.writeResponse(writer, ctx.apiVersion, response as never);
+    return writer.finish().chunks;
+  }
+
+  /** An unexpected exception is logged with the request header and answered with UNKNOWN_SERVER_ERROR. */
+  private failed(
+    schema: ApiSchema,
+    handler: ApiHandler,
+    ctx: RequestContext,
+    request: unknown,
+    error: unknown,
+    startedNs: number,
+  ): Outgoing {
+    log.error("handler failed", {
+      api: schema.name,
+      version: ctx.apiVersion,
+      correlationId: ctx.correlationId,
+      clientId: ctx.clientId,
+      error,
+    });
+    this.metrics.observe(ctx.apiKey, (Bun.nanoseconds() - startedNs) / 1e6, true);
+    const response = handler.errorResponse
+      ? handler.errorResponse(request, ErrorCode.UNKNOWN_SERVER_ERROR, ctx)
+      : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR };
+    const writer = new Writer();
+    writeResponseHeader(writer, schema.responseHeaderVersion(ctx.apiVersion), { correlationId: ctx.correlationId });
+    schema.writeResponse(writer, ctx.apiVersion, response as never);
+    return writer.finish().chunks;
+  }
+
+  /** Kafka answers an ApiVersions request it cannot parse with a v0 body, so the client can retry with a version we know. */
+  private unsupportedApiVersions(correlationId: number): Outgoing {
+    const schema = API_SCHEMAS.get(ApiKey.ApiVersions)!;
+    const writer = new Writer();
+    writeResponseHeader(writer, 0, { correlationId });
+    schema.writeResponse(writer, 0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.supportedApis() } as never);
+    return writer.finish().chunks;
+  }
+}

@@ -1,0 +1,131 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { HANDLERS } from "./api/index.ts";
+import { Router } from "./api/router.ts";
+import type { BrokerConfig } from "./config/options.ts";
+import { HttpServer } from "./http/http-server.ts";
+import { logger } from "./lib/logger.ts";
+import { Controller } from "./metadata/controller.ts";
+import { LocalMetadataLog, type MetadataLog } from "./metadata/metadata-log.ts";
+import { MetadataStore } from "./metadata/store.ts";
+import { brokerTopicDefaults } from "./metadata/topic-configs.ts";
+import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
+import { RequestMetrics } from "./metrics/request-metrics.ts";
+import { KafkaServer } from "./net/kafka-server.ts";
+import { randomUuid } from "./protocol/uuid.ts";
+
+const log = logger("broker");
+
+/** One Chronik node: wires storage, metadata, the Kafka listener and the HTTP side together. */
+export class Broker {
+  readonly metrics = new MetricsRegistry();
+  private readonly router: Router;
+  private readonly kafkaServer: KafkaServer;
+  private readonly httpServer: HttpServer;
+  private readonly defaults: Record<string, string>;
+  private ready = false;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    private readonly store: MetadataStore,
+    readonly metadata: MetadataLog,
+    readonly controller: Controller,
+  ) {
+    this.defaults = brokerTopicDefaults(config);
+    this.router = new Router(HANDLERS, this, new RequestMetrics(this.metrics));
+    this.kafkaServer = new KafkaServer(
+      {
+        host: config.host,
+        port: config.kafkaPort,
+        maxFrameBytes: config.maxFrameBytes,
+        maxConnections: config.maxConnections,
+        maxInflightRequests: config.maxInflightRequests,
+      },
+      this.router.handleFrame,
+    );
+    this.httpServer = new HttpServer(this, config.host, config.httpPort);
+    this.registerGauges();
+  }
+
+  static async start(config: BrokerConfig): Promise<Broker> {
+    const dataDir = resolve(config.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const store = MetadataStore.open(dataDir);
+    const metadata = LocalMetadataLog.open(store);
+    const controller = new Controller(metadata, config, randomUuid);
+    const broker = new Broker(config, store, metadata, controller);
+    await controller.initCluster(config.clusterId !== "" ? config.clusterId : randomUuid());
+    broker.kafkaServer.listen();
+    broker.httpServer.listen();
+    await controller.registerBroker({
+      nodeId: config.nodeId,
+      host: config.advertisedHost,
+      port: broker.kafkaPort,
+      rack: null,
+      fenced: false,
+    });
+    broker.ready = true;
+    log.info("broker started", {
+      nodeId: config.nodeId,
+      clusterId: metadata.state.clusterId,
+      kafkaPort: broker.kafkaPort,
+      httpPort: broker.httpPort,
+      dataDir,
+    });
+    return broker;
+  }
+
+  get kafkaPort(): number {
+    return this.kafkaServer.port;
+  }
+
+  get httpPort(): number {
+    return this.httpServer.port;
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  supportedApis(): { apiKey: number; minVersion: number; maxVersion: number }[] {
+    return this.router.supportedApis();
+  }
+
+  /** In single-node mode this broker is its own controller. */
+  controllerId(): number {
+    return this.config.nodeId;
+  }
+
+  topicDefaults(): Readonly<Record<string, string>> {
+    return this.defaults;
+  }
+
+  private registerGauges(): void {
+    this.metrics.register(
+      new Gauge("chronik_connections", "Open Kafka client connections.", () => [[undefined, this.kafkaServer.stats.connections]]),
+    );
+    this.metrics.register(
+      new Gauge("chronik_topics", "Topics in the cluster metadata.", () => [[undefined, [...this.metadata.state.topics()].length]]),
+    );
+    this.metrics.register(
+      new Gauge("chronik_partitions", "Partitions in the cluster metadata.", () => {
+        let count = 0;
+        for (const topic of this.metadata.state.topics()) count += topic.partitions.length;
+        return [[undefined, count]];
+      }),
+    );
+  }
+
+  /** Stops listening, lets storage flush and closes LMDB. Safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ready = false;
+      this.kafkaServer.stop();
+      this.httpServer.stop();
+      await this.store.close();
+      log.info("broker stopped");
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,250 @@
+import { ErrorCode } from "../protocol/error-codes.ts";
+import type { MetadataLog } from "./metadata-log.ts";
+import type { BrokerRecord, MetadataCommand, PartitionRecord, TopicRecord } from "./records.ts";
+import type { MetadataState } from "./state.ts";
+import { validateTopicConfig } from "./topic-configs.ts";
+
+export interface TopicCreation {
+  name: string;
+  /** -1 for the broker default. */
+  numPartitions: number;
+  /** -1 for the broker default. */
+  replicationFactor: number;
+  /** Explicit replica lists per partition; when given, numPartitions and replicationFactor must be -1. */
+  assignments: { partitionIndex: number; brokerIds: number[] }[];
+  configs: { name: string; value: string | null }[];
+}
+
+export interface TopicCreationResult {
+  name: string;
+  errorCode: number;
+  errorMessage: string | null;
+  topic: TopicRecord | null;
+}
+
+export interface TopicDeletionResult {
+  name: string | null;
+  topicId: string | null;
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+export interface ControllerDefaults {
+  defaultPartitions: number;
+  defaultReplicationFactor: number;
+}
+
+const MAX_TOPIC_NAME_LENGTH = 249;
+const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+
+export function topicNameProblem(name: string): string | null {
+  if (name.length === 0) return "Topic name is illegal, it can't be empty";
+  if (name === "." || name === "..") return "Topic name cannot be \".\" or \"..\"";
+  if (name.length > MAX_TOPIC_NAME_LENGTH) return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters`;
+  if (!LEGAL_TOPIC_NAME.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  return null;
+}
+
+/**
+ * Plans one topic creation against the current state: a command, or the Kafka error a client gets.
+ * Pure: the topic id generator is passed in.
+ */
+export function planTopicCreation(
+  state: MetadataState,
+  request: TopicCreation,
+  defaults: ControllerDefaults,
+  newTopicId: () => string,
+): { command: MetadataCommand; topic: TopicRecord } | { errorCode: number; errorMessage: string } {
+  const nameProblem = topicNameProblem(request.name);
+  if (nameProblem) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameProblem };
+  if (state.topic(request.name)) {
+    return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${request.name}' already exists.` };
+  }
+  const configs: Record<string, string> = {};
+  for (const { name, value } of request.configs) {
+    const problem = validateTopicConfig(name, value);
+    if (problem) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: problem };
+    if (value !== null) configs[name] = value;
+  }
+  const live = state.brokers().filter((b) => !b.fenced);
+  let partitions: PartitionRecord[];
+  if (request.assignments.length > 0) {
+    if (request.numPartitions !== -1 || request.replicationFactor !== -1) {
+      return {
+        errorCode: ErrorCode.INVALID_REQUEST,
+        errorMessage: "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+      };
+    }
+    const sorted = [...request.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+    for (let i = 0; i < sorted.length; i++) {
+      const { partitionIndex, brokerIds } = sorted[i]!;
+      if (partitionIndex !== i) {
+        return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: "Partitions should be a consecutive 0-based integer sequence" };
+      }
+      if (brokerIds.length === 0 || new Set(brokerIds).size !== brokerIds.length) {
+        return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Partition ${i} has an empty or duplicate replica list` };
+      }
+      const unknown = brokerIds.find((id) => !state.broker(id));
+      if (unknown !== undefined) {
+        return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Broker ${unknown} in the assignment of partition ${i} is not registered` };
+      }
+    }
+    partitions = sorted.map(({ brokerIds }, i) => newPartition(i, brokerIds));
+  } else {
+    const numPartitions = request.numPartitions === -1 ? defaults.defaultPartitions : request.numPartitions;
+    const replicationFactor = request.replicationFactor === -1 ? defaults.defaultReplicationFactor : request.replicationFactor;
+    if (numPartitions <= 0) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: "Number of partitions must be larger than 0." };
+    if (replicationFactor <= 0) {
+      return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: "Replication factor must be larger than 0." };
+    }
+    if (replicationFactor > live.length) {
+      return {
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only ${live.length} broker(s) are registered.`,
+      };
+    }
+    partitions = assignReplicas(state, live, 0, numPartitions, replicationFactor);
+  }
+  const topic: TopicRecord = { name: request.name, topicId: newTopicId(), partitions, configs };
+  return { command: { type: "create-topic", topic }, topic };
+}
+
+function newPartition(partition: number, replicas: readonly number[]): PartitionRecord {
+  return { partition, replicas: [...replicas], isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+}
+
+/** Spreads partitions over live brokers so that each leads and holds about as many partitions as the others. */
+export function assignReplicas(
+  state: MetadataState,
+  live: readonly BrokerRecord[],
+  firstPartition: number,
+  count: number,
+  replicationFactor: number,
+): PartitionRecord[] {
+  const leaderLoad = new Map<number, number>(live.map((b) => [b.nodeId, 0]));
+  const replicaLoad = new Map<number, number>(live.map((b) => [b.nodeId, 0]));
+  for (const topic of state.topics()) {
+    for (const p of topic.partitions) {
+      if (leaderLoad.has(p.leader)) leaderLoad.set(p.leader, leaderLoad.get(p.leader)! + 1);
+      for (const r of p.replicas) if (replicaLoad.has(r)) replicaLoad.set(r, replicaLoad.get(r)! + 1);
+    }
+  }
+  const partitions: PartitionRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const byLoad = [...live].sort(
+      (a, b) => leaderLoad.get(a.nodeId)! - leaderLoad.get(b.nodeId)! || replicaLoad.get(a.nodeId)! - replicaLoad.get(b.nodeId)! || a.nodeId - b.nodeId,
+    );
+    const leader = byLoad[0]!.nodeId;
+    const followers = byLoad
+      .slice(1)
+      .sort((a, b) => replicaLoad.get(a.nodeId)! - replicaLoad.get(b.nodeId)! || a.nodeId - b.nodeId)
+      .slice(0, replicationFactor - 1)
+      .map((b) => b.nodeId);
+    const replicas = [leader, ...followers];
+    leaderLoad.set(leader, leaderLoad.get(leader)! + 1);
+    for (const r of replicas) replicaLoad.set(r, replicaLoad.get(r)! + 1);
+    partitions.push(newPartition(firstPartition + i, replicas));
+  }
+  return partitions;
+}
+
+/**
+ * The controller turns admin requests into metadata commands. Operations run one at a time so each
+ * is validated against the state every earlier one left behind.
+ */
+export class Controller {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly metadata: MetadataLog,
+    private readonly defaults: ControllerDefaults,
+    private readonly newTopicId: () => string,
+  ) {}
+
+  get state(): MetadataState {
+    return this.metadata.state;
+  }
+
+  private serialize<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(operation);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  createTopics(requests: readonly TopicCreation[], validateOnly: boolean): Promise<TopicCreationResult[]> {
+    return this.serialize(async () => {
+      const results: TopicCreationResult[] = [];
+      const commands: MetadataCommand[] = [];
+      const seen = new Set<string>();
+      for (const request of requests) {
+        if (seen.has(request.name)) {
+          results.push({ name: request.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${request.name} appears more than once in the request`, topic: null });
+          continue;
+        }
+        seen.add(request.name);
+        const plan = planTopicCreation(this.state, request, this.defaults, this.newTopicId);
+        if ("errorCode" in plan) {
+          results.push({ name: request.name, errorCode: plan.errorCode, errorMessage: plan.errorMessage, topic: null });
+        } else {
+          results.push({ name: request.name, errorCode: ErrorCode.NONE, errorMessage: null, topic: plan.topic });
+          if (!validateOnly) commands.push(plan.command);
+        }
+      }
+      await this.metadata.propose(commands);
+      return results;
+    });
+  }
+
+  /** Creates the topics that do not exist yet with broker defaults (Metadata auto-creation). */
+  async ensureTopics(names: readonly string[]): Promise<TopicCreationResult[]> {
+    const missing = names.filter((name) => !this.state.topic(name));
+    if (missing.length === 0) return [];
+    const results = await this.createTopics(
+      missing.map((name) => ({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] })),
+      false,
+    );
+    // A concurrent request may have created the topic first; that is success for auto-creation.
+    return results.map((r) => (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? { ...r, errorCode: ErrorCode.NONE, errorMessage: null } : r));
+  }
+
+  deleteTopics(targets: readonly { name: string | null; topicId: string | null }[]): Promise<TopicDeletionResult[]> {
+    return this.serialize(async () => {
+      const results: TopicDeletionResult[] = [];
+      const commands: MetadataCommand[] = [];
+      const deleting = new Set<string>();
+      for (const target of targets) {
+        const topic = target.name !== null ? this.state.topic(target.name) : target.topicId !== null ? this.state.topicById(target.topicId) : undefined;
+        if (!topic) {
+          const byId = target.name === null && target.topicId !== null;
+          results.push({
+            name: target.name,
+            topicId: target.topicId,
+            errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: byId ? `Topic id ${target.topicId} does not exist` : `Topic ${target.name} does not exist`,
+          });
+          continue;
+        }
+        results.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
+        if (!deleting.has(topic.name)) commands.push({ type: "delete-topic", name: topic.name });
+        deleting.add(topic.name);
+      }
+      await this.metadata.propose(commands);
+      return results;
+    });
+  }
+
+  /** Records this broker's listener in the metadata (single-node mode: registration is direct). */
+  registerBroker(broker: BrokerRecord): Promise<void> {
+    return this.serialize(async () => {
+      const current = this.state.broker(broker.nodeId);
+      if (current && JSON.stringify(current) === JSON.stringify(broker)) return;
+      await this.metadata.propose([{ type: "register-broker", broker }]);
+    });
+  }
+
+  initCluster(clusterId: string): Promise<void> {
+    return this.serialize(async () => {
+      if (this.state.clusterId === null) await this.metadata.propose([{ type: "init-cluster", clusterId }]);
+    });
+  }
+}

@@ -1,0 +1,26 @@
+import { API_SCHEMAS } from "../protocol/generated/index.ts";
+import { Counter, Histogram, type MetricsRegistry } from "./registry.ts";
+
+const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
+
+/** Requests, errors and latency per Kafka API. */
+export class RequestMetrics {
+  private readonly requests: Counter;
+  private readonly errors: Counter;
+  private readonly latency: Histogram;
+
+  constructor(registry: MetricsRegistry) {
+    this.requests = registry.register(new Counter("chronik_requests_total", "Kafka requests handled, by API."));
+    this.errors = registry.register(new Counter("chronik_request_errors_total", "Kafka requests whose handler failed, by API."));
+    this.latency = registry.register(
+      new Histogram("chronik_request_latency_ms", "Time from decoded request to encoded response, by API.", LATENCY_BUCKETS_MS),
+    );
+  }
+
+  observe(apiKey: number, latencyMs: number, failed: boolean): void {
+    const labels = { api: API_SCHEMAS.get(apiKey)?.name ?? String(apiKey) };
+    this.requests.inc(labels);
+    if (failed) this.errors.inc(labels);
+    this.latency.observe(latencyMs, labels);
+  }
+}

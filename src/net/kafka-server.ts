@@ -1,0 +1,227 @@
+import type { Socket, TCPSocketListener } from "bun";
+import { logger } from "../lib/logger.ts";
+import { FrameDecoder, FrameTooLargeError } from "./frame-decoder.ts";
+import { ResponseQueue, type Outgoing } from "./response-queue.ts";
+
+const log = logger("net");
+
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly remoteAddress: string;
+}
+
+/** Thrown by a frame handler when the request is so malformed that Kafka would close the connection. */
+export class CloseConnection extends Error {}
+
+/** Turns one request frame into response chunks (without the size prefix), or null for no response. */
+export type FrameHandler = (frame: Uint8Array, connection: ConnectionInfo) => Outgoing | Promise<Outgoing>;
+
+export interface KafkaServerOptions {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  maxConnections: number;
+  maxInflightRequests: number;
+  /** Reading pauses while more than this many response bytes wait for the client to read them. */
+  maxQueuedResponseBytes?: number;
+}
+
+interface ConnectionState {
+  info: ConnectionInfo;
+  decoder: FrameDecoder;
+  responses: ResponseQueue;
+  writeQueue: Uint8Array[];
+  queuedBytes: number;
+  paused: boolean;
+  closed: boolean;
+}
+
+export interface ServerStats {
+  connections: number;
+  connectionsRejected: number;
+  framesRejected: number;
+}
+
+/** The Kafka listener: framing, per-connection ordering, back-pressure and limits. No protocol knowledge. */
+export class KafkaServer {
+  private listener: TCPSocketListener<ConnectionState> | null = null;
+  private readonly sockets = new Set<Socket<ConnectionState>>();
+  private nextConnectionId = 1;
+  readonly stats: ServerStats = { connections: 0, connectionsRejected: 0, framesRejected: 0 };
+
+  constructor(
+    private readonly options: KafkaServerOptions,
+    private readonly handler: FrameHandler,
+  ) {}
+
+  get port(): number {
+    if (!this.listener) throw new Error("server not listening");
+    return this.listener.port;
+  }
+
+  listen(): void {
+    const server = this;
+    const maxQueuedResponseBytes = this.options.maxQueuedResponseBytes ?? 64 * 1024 * 1024;
+    this.listener = Bun.listen<ConnectionState>({
+      hostname: this.options.host,
+      port: this.options.port,
+      socket: {
+        open(socket) {
+          if (server.sockets.size >= server.options.maxConnections) {
+            server.stats.connectionsRejected++;
+            log.warn("connection limit reached, closing new connection", { limit: server.options.maxConnections });
+            socket.data = closedState();
+            socket.end();
+            return;
+          }
+          socket.setNoDelay(true);
+          socket.data = {
+            info: { id: server.nextConnectionId++, remoteAddress: socket.remoteAddress },
+            decoder: new FrameDecoder(server.options.maxFrameBytes),
+            responses: new ResponseQueue(),
+            writeQueue: [],
+            queuedBytes: 0,
+            paused: false,
+            closed: false,
+          };
+          server.sockets.add(socket);
+          server.stats.connections = server.sockets.size;
+        },
+        data(socket, chunk) {
+          const state = socket.data;
+          if (state.closed) return;
+          let frames: Uint8Array[];
+          try {
+            frames = state.decoder.push(chunk);
+          } catch (error) {
+            if (!(error instanceof FrameTooLargeError)) throw error;
+            server.stats.framesRejected++;
+            log.warn("closing connection", { connection: state.info.id, remote: state.info.remoteAddress, reason: error.message });
+            server.close(socket);
+            return;
+          }
+          for (const frame of frames) server.dispatch(socket, frame);
+          server.updatePause(socket, maxQueuedResponseBytes);
+        },
+        drain(socket) {
+          server.flushWrites(socket);
+          server.updatePause(socket, maxQueuedResponseBytes);
+        },
+        close(socket) {
+          socket.data.closed = true;
+          server.sockets.delete(socket);
+          server.stats.connections = server.sockets.size;
+        },
+        error(socket, error) {
+          log.debug("socket error", { connection: socket.data?.info?.id, error });
+        },
+      },
+    });
+  }
+
+  private dispatch(socket: Socket<ConnectionState>, frame: Uint8Array): void {
+    const state = socket.data;
+    const ticket = state.responses.reserve();
+    let result: Outgoing | Promise<Outgoing>;
+    try {
+      result = this.handler(frame, state.info);
+    } catch (error) {
+      this.failRequest(socket, error);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (outgoing) => this.complete(socket, ticket, outgoing),
+        (error) => this.failRequest(socket, error),
+      );
+    } else {
+      this.complete(socket, ticket, result);
+    }
+  }
+
+  private failRequest(socket: Socket<ConnectionState>, error: unknown): void {
+    const state = socket.data;
+    if (error instanceof CloseConnection) {
+      log.warn("closing connection", { connection: state.info.id, remote: state.info.remoteAddress, reason: error.message });
+    } else {
+      log.error("frame handler failed, closing connection", { connection: state.info.id, error });
+    }
+    this.close(socket);
+  }
+
+  private complete(socket: Socket<ConnectionState>, ticket: number, outgoing: Outgoing): void {
+    const state = socket.data;
+    if (state.closed) return;
+    for (const ready of state.responses.complete(ticket, outgoing)) {
+      if (ready === null) continue;
+      let byteLength = 0;
+      for (const chunk of ready) byteLength += chunk.byteLength;
+      const prefix = new Uint8Array(4);
+      new DataView(prefix.buffer).setInt32(0, byteLength);
+      state.writeQueue.push(prefix, ...ready);
+      state.queuedBytes += 4 + byteLength;
+    }
+    this.flushWrites(socket);
+    this.updatePause(socket, this.options.maxQueuedResponseBytes ?? 64 * 1024 * 1024);
+  }
+
+  /** socket.write may take only part of a buffer: keep the rest queued and continue on drain. */
+  private flushWrites(socket: Socket<ConnectionState>): void {
+    const state = socket.data;
+    while (state.writeQueue.length > 0 && !state.closed) {
+      const head = state.writeQueue[0]!;
+      const written = socket.write(head);
+      if (written < 0) {
+        this.close(socket);
+        return;
+      }
+      state.queuedBytes -= written;
+      if (written < head.byteLength) {
+        state.writeQueue[0] = head.subarray(written);
+        return;
+      }
+      state.writeQueue.shift();
+    }
+  }
+
+  private updatePause(socket: Socket<ConnectionState>, maxQueuedResponseBytes: number): void {
+    const state = socket.data;
+    if (state.closed) return;
+    const overloaded = state.responses.pending >= this.options.maxInflightRequests || state.queuedBytes > maxQueuedResponseBytes;
+    if (overloaded && !state.paused) {
+      socket.pause();
+      state.paused = true;
+    } else if (!overloaded && state.paused) {
+      socket.resume();
+      state.paused = false;
+    }
+  }
+
+  private close(socket: Socket<ConnectionState>): void {
+    const state = socket.data;
+    if (state.closed) return;
+    state.closed = true;
+    state.writeQueue.length = 0;
+    socket.end();
+  }
+
+  /** Stops accepting and closes every connection. */
+  stop(): void {
+    this.listener?.stop(true);
+    for (const socket of this.sockets) this.close(socket);
+    this.sockets.clear();
+    this.listener = null;
+  }
+}
+
+function closedState(): ConnectionState {
+  return {
+    info: { id: 0, remoteAddress: "" },
+    decoder: new FrameDecoder(1),
+    responses: new ResponseQueue(),
+    writeQueue: [],
+    queuedBytes: 0,
+    paused: false,
+    closed: true,
+  };
+}
