@@ -1,0 +1,106 @@
+/** The data model shared by the Raft core, its storage and its transport. Plain objects, msgpackr-encodable. */
+
+export type NodeId = number;
+/** No node: the vote is unset or the leader is unknown. Node ids are positive. */
+export const NONE: NodeId = 0;
+
+export const EntryType = { Normal: 0, Noop: 1 } as const;
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+export interface Entry {
+  index: number;
+  term: number;
+  type: EntryType;
+  /** The application's command, opaque to Raft. Empty for a leader's no-op. */
+  data: Uint8Array;
+}
+
+export interface HardState {
+  term: number;
+  vote: NodeId;
+  commit: number;
+}
+
+export interface Snapshot {
+  /** Index and term of the last entry the state machine snapshot covers. */
+  index: number;
+  term: number;
+  /** The application's state machine snapshot, opaque to Raft. */
+  data: Uint8Array;
+}
+
+export const MessageType = {
+  PreVote: 1,
+  PreVoteResp: 2,
+  Vote: 3,
+  VoteResp: 4,
+  Append: 5,
+  AppendResp: 6,
+  Heartbeat: 7,
+  HeartbeatResp: 8,
+  Snapshot: 9,
+  /** A follower forwards proposals to the leader. */
+  Propose: 10,
+  /** A follower forwards a linearizable read to the leader. */
+  ReadIndex: 11,
+  ReadIndexResp: 12,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+export interface Message {
+  type: MessageType;
+  from: NodeId;
+  to: NodeId;
+  term: number;
+  /** Append: index and term of the entry before `entries`. Vote: the candidate's last index and term. */
+  index?: number;
+  logTerm?: number;
+  entries?: Entry[];
+  commit?: number;
+  reject?: boolean;
+  /** AppendResp reject: the follower's guess of the last index that may match, for fast backtracking. */
+  rejectHint?: number;
+  snapshot?: Snapshot;
+  /** ReadIndex request id, echoed through heartbeats and responses. */
+  context?: string;
+}
+
+export interface ReadState {
+  /** Applying up to this index makes a read linearizable. */
+  index: number;
+  context: string;
+}
+
+export interface Ready {
+  /** Set when term, vote or commit changed; persist before sending `messagesToSend`. */
+  hardState?: HardState;
+  /** Received from the leader: persist it, drop the whole stored log, restore the state machine from it. */
+  snapshotToApply?: Snapshot;
+  /** Persist this snapshot and drop stored entries up to its index (set with `snapshotToApply` too). */
+  snapshotToPersist?: Snapshot;
+  /** Persist these; stored entries at or after the first one's index are replaced. */
+  entriesToPersist: Entry[];
+  messagesToSend: Message[];
+  /** In index order, each exactly once; apply after persisting. */
+  committedEntriesToApply: Entry[];
+  readStatesReady: ReadState[];
+}
+
+export interface PersistedState {
+  hardState: HardState;
+  snapshot?: Snapshot;
+  /** Contiguous, starting right after the snapshot (or at 1). */
+  entries: Entry[];
+}
+
+export const ROLE = { Follower: "follower", PreCandidate: "pre-candidate", Candidate: "candidate", Leader: "leader" } as const;
+export type Role = (typeof ROLE)[keyof typeof ROLE];
+
+export class RaftInvariantError extends Error {
+  override name = "RaftInvariantError";
+}
+
+/** Invariant check: a violated invariant is a bug, and a crash beats silently diverging state. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new RaftInvariantError(message);
+}

@@ -1,0 +1,339 @@
+/**
+ * A whole Raft cluster in one process, driven from one seed: a simulated network (delay, loss, duplication,
+ * reordering, partitions), simulated disks (crash-restart recovers from persisted state only), and invariant checks.
+ */
+import { pack, unpack } from "msgpackr";
+import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "../../src/raft/core.ts";
+import { Prng } from "../../src/raft/prng.ts";
+import { EntryType, ROLE, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from "../../src/raft/types.ts";
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class SimulationError extends Error {}
+
+function fail(message: string): never {
+  throw new SimulationError(message);
+}
+
+interface Disk {
+  hardState: HardState;
+  snapshot: Snapshot | undefined;
+  entries: Entry[];
+}
+
+/** The application: a digest over every applied command, so divergence anywhere shows up. */
+interface StateMachine {
+  appliedIndex: number;
+  digest: number;
+}
+
+export interface FaultProfile {
+  minDelayMs: number;
+  maxDelayMs: number;
+  dropProbability: number;
+  duplicateProbability: number;
+}
+
+interface InFlight {
+  deliverAtMs: number;
+  sequence: number;
+  message: Message;
+}
+
+export class SimNode {
+  core: RaftCore | undefined;
+  disk: Disk = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: undefined, entries: [] };
+  machine: StateMachine = { appliedIndex: 0, digest: 0 };
+  nextTickAtMs = 0;
+  restarts = 0;
+  readStatesSeen: { index: number; context: string }[] = [];
+
+  constructor(readonly id: NodeId) {}
+
+  get up(): boolean {
+    return this.core !== undefined;
+  }
+}
+
+export interface ClusterOptions {
+  nodeCount: number;
+  seed: number;
+  tickMs: number;
+  config?: Partial<RaftConfig>;
+  /** Compact when this many applied entries sit above the snapshot (0: never). */
+  compactEveryEntries: number;
+}
+
+export class SimCluster {
+  readonly random: Prng;
+  readonly nodes: SimNode[];
+  nowMs = 0;
+  faults: FaultProfile = { minDelayMs: 1, maxDelayMs: 5, dropProbability: 0, duplicateProbability: 0 };
+  /** Cut links as "from>to". */
+  readonly cutLinks = new Set<string>();
+  private inFlight: InFlight[] = [];
+  private sequence = 0;
+  private proposalSequence = 0;
+
+  // Global knowledge for the invariants.
+  readonly leaderByTerm = new Map<number, NodeId>();
+  readonly committed = new Map<number, { term: number; data: Uint8Array; commitTerm: number }>();
+  maxCommitIndex = 0;
+  private readonly appliedByIndex = new Map<number, { term: number; data: Uint8Array }>();
+  private readonly readRequiredIndex = new Map<string, number>();
+  private readCounter = 0;
+  readsCompleted = 0;
+  proposalsApplied = 0;
+
+  constructor(readonly options: ClusterOptions) {
+    this.random = new Prng(options.seed);
+    this.nodes = [];
+    for (let id = 1; id <= options.nodeCount; id++) this.nodes.push(new SimNode(id));
+    for (const node of this.nodes) this.start(node);
+  }
+
+  node(id: NodeId): SimNode {
+    return this.nodes[id - 1]!;
+  }
+
+  private configFor(node: SimNode): RaftConfig {
+    return {
+      ...DEFAULT_RAFT_TUNING,
+      maxInflightAppends: 4,
+      maxAppendBytes: 256,
+      id: node.id,
+      voters: this.nodes.map((n) => n.id),
+      randomSeed: (this.options.seed * 7919 + node.id * 104729 + node.restarts * 15485863) >>> 0,
+      ...this.options.config,
+    };
+  }
+
+  start(node: SimNode): void {
+    if (node.up) fail(`node ${node.id} already up`);
+    node.core = new RaftCore(this.configFor(node), {
+      hardState: { ...node.disk.hardState },
+      snapshot: node.disk.snapshot,
+      entries: node.disk.entries.slice(),
+    });
+    node.machine = node.disk.snapshot ? decodeMachine(node.disk.snapshot.data) : { appliedIndex: 0, digest: 0 };
+    node.nextTickAtMs = this.nowMs + 1 + this.random.int(this.options.tickMs);
+  }
+
+  crash(node: SimNode): void {
+    node.core = undefined;
+    node.restarts++;
+  }
+
+  leaders(): SimNode[] {
+    return this.nodes.filter((n) => n.core?.role === ROLE.Leader);
+  }
+
+  propose(node: SimNode): boolean {
+    if (!node.core) return false;
+    const command = `n${node.id}-p${++this.proposalSequence}`;
+    return node.core.propose(command).accepted;
+  }
+
+  read(node: SimNode): string | undefined {
+    if (!node.core) return undefined;
+    const context = `r${++this.readCounter}`;
+    if (!node.core.readIndex(context)) return undefined;
+    // Linearizability: the read must reflect every write that completed before it began.
+    this.readRequiredIndex.set(context, this.maxCommitIndex);
+    return context;
+  }
+
+  /** One millisecond of simulated time: deliver due messages, tick due nodes, process every ready. */
+  step(): void {
+    this.nowMs++;
+    const due = this.inFlight.filter((f) => f.deliverAtMs <= this.nowMs).sort((a, b) => a.deliverAtMs - b.deliverAtMs || a.sequence - b.sequence);
+    if (due.length > 0) this.inFlight = this.inFlight.filter((f) => f.deliverAtMs > this.nowMs);
+    for (const flight of due) this.deliver(flight.message);
+    for (const node of this.nodes) {
+      if (node.core && node.nextTickAtMs <= this.nowMs) {
+        node.core.tick();
+        node.nextTickAtMs = this.nowMs + this.options.tickMs;
+      }
+    }
+    for (const node of this.nodes) this.processReady(node);
+    this.checkInvariants();
+  }
+
+  private deliver(message: Message): void {
+    const target = this.node(message.to);
+    if (!target.core) return;
+    if (this.cutLinks.has(`${message.from}>${message.to}`)) return;
+    const wasLeader = target.core.role === ROLE.Leader;
+    const termBefore = target.core.term;
+    target.core.step(message);
+    this.noteRoleChange(target, wasLeader, termBefore);
+  }
+
+  send(message: Message): void {
+    const f = this.faults;
+    if (this.random.chance(f.dropProbability)) return;
+    const copies = this.random.chance(f.duplicateProbability) ? 2 : 1;
+    for (let copy = 0; copy < copies; copy++) {
+      const delayMs = f.minDelayMs + this.random.int(f.maxDelayMs - f.minDelayMs + 1);
+      this.inFlight.push({ deliverAtMs: this.nowMs + delayMs, sequence: this.sequence++, message });
+    }
+  }
+
+  processReady(node: SimNode): void {
+    for (let rounds = 0; node.core && rounds < 100; rounds++) {
+      const core = node.core;
+      const wasLeader = core.role === ROLE.Leader;
+      const termBefore = core.term;
+      if (!core.hasReady()) return;
+      const ready = core.ready();
+      this.persist(node, ready);
+      for (const m of ready.messagesToSend) this.send(m);
+      if (ready.snapshotToApply) node.machine = decodeMachine(ready.snapshotToApply.data);
+      for (const entry of ready.committedEntriesToApply) this.apply(node, entry);
+      for (const rs of ready.readStatesReady) this.completeRead(node, rs);
+      core.advance(ready);
+      this.recordCommit(node);
+      this.noteRoleChange(node, wasLeader, termBefore);
+      this.maybeCompact(node);
+    }
+    if (node.core?.hasReady()) fail(`node ${node.id} never ran out of readies`);
+  }
+
+  private persist(node: SimNode, ready: Ready): void {
+    const disk = node.disk;
+    if (ready.snapshotToApply) {
+      disk.snapshot = ready.snapshotToApply;
+      disk.entries = [];
+    } else if (ready.snapshotToPersist) {
+      const s = ready.snapshotToPersist;
+      disk.snapshot = s;
+      disk.entries = disk.entries.filter((e) => e.index > s.index);
+    }
+    if (ready.entriesToPersist.length > 0) {
+      const first = ready.entriesToPersist[0]!.index;
+      disk.entries = disk.entries.filter((e) => e.index < first).concat(ready.entriesToPersist);
+    }
+    if (ready.hardState) disk.hardState = { ...ready.hardState };
+    const base = disk.snapshot?.index ?? 0;
+    disk.entries.forEach((e, i) => {
+      if (e.index !== base + 1 + i) fail(`node ${node.id} disk log not contiguous at ${e.index}`);
+    });
+  }
+
+  private apply(node: SimNode, entry: Entry): void {
+    const m = node.machine;
+    if (entry.index !== m.appliedIndex + 1) fail(`node ${node.id} applied ${entry.index} after ${m.appliedIndex}`);
+    const seen = this.appliedByIndex.get(entry.index);
+    if (seen) {
+      if (seen.term !== entry.term || !equalBytes(seen.data, entry.data)) {
+        fail(`state machine safety: node ${node.id} applied a different entry at ${entry.index}`);
+      }
+    } else {
+      this.appliedByIndex.set(entry.index, { term: entry.term, data: entry.data });
+    }
+    m.appliedIndex = entry.index;
+    m.digest = digestStep(m.digest, entry);
+    if (entry.type === EntryType.Normal) this.proposalsApplied++;
+  }
+
+  private completeRead(node: SimNode, rs: { index: number; context: string }): void {
+    const required = this.readRequiredIndex.get(rs.context);
+    if (required === undefined) fail(`read ${rs.context} completed at node ${node.id} without a request`);
+    if (rs.index < required) fail(`stale read ${rs.context} at node ${node.id}: index ${rs.index} < committed ${required}`);
+    if (rs.index > this.maxCommitIndex) fail(`read ${rs.context} at an uncommitted index ${rs.index}`);
+    // A duplicated response may complete a read twice; each completion must still be fresh.
+    if (!node.readStatesSeen.some((seen) => seen.context === rs.context)) this.readsCompleted++;
+    node.readStatesSeen.push(rs);
+  }
+
+  private recordCommit(node: SimNode): void {
+    const core = node.core!;
+    const commit = core.log.committed;
+    for (let index = this.maxCommitIndex + 1; index <= commit; index++) {
+      if (index > core.log.snapshot.index) {
+        const e = core.log.entry(index);
+        this.committed.set(index, { term: e.term, data: e.data, commitTerm: core.term });
+      }
+    }
+    this.maxCommitIndex = Math.max(this.maxCommitIndex, commit);
+  }
+
+  private noteRoleChange(node: SimNode, wasLeader: boolean, termBefore: number): void {
+    const core = node.core;
+    if (!core || core.role !== ROLE.Leader || (wasLeader && termBefore === core.term)) return;
+    // Leader completeness: a new leader holds every entry committed in an earlier term.
+    for (const [index, c] of this.committed) {
+      if (c.commitTerm >= core.term || index <= core.log.snapshot.index) continue;
+      if (core.log.term(index) !== c.term) fail(`leader completeness: leader ${node.id} of term ${core.term} lacks committed ${index}`);
+    }
+  }
+
+  private maybeCompact(node: SimNode): void {
+    const core = node.core!;
+    const every = this.options.compactEveryEntries;
+    if (every === 0 || core.log.applied - core.log.snapshot.index < every) return;
+    if (!this.random.chance(0.5)) return;
+    const index = core.log.applied;
+    if (index !== node.machine.appliedIndex) fail(`node ${node.id}: core applied ${index} but machine ${node.machine.appliedIndex}`);
+    core.compact(index, pack([node.machine.appliedIndex, node.machine.digest]));
+    this.processReady(node);
+  }
+
+  checkInvariants(): void {
+    const up = this.nodes.filter((n) => n.core);
+    for (const node of up) {
+      const core = node.core!;
+      if (core.role === ROLE.Leader) {
+        const existing = this.leaderByTerm.get(core.term);
+        if (existing !== undefined && existing !== node.id) fail(`election safety: ${existing} and ${node.id} lead term ${core.term}`);
+        this.leaderByTerm.set(core.term, node.id);
+      }
+      if (node.machine.appliedIndex !== core.log.applied) fail(`node ${node.id} machine and core disagree on applied`);
+    }
+    // Log matching: if two logs hold an entry with the same index and term, they are identical up to it.
+    for (let i = 0; i < up.length; i++) {
+      for (let j = i + 1; j < up.length; j++) checkLogMatching(up[i]!.core!, up[j]!.core!);
+    }
+  }
+
+  /** Messages still in flight, for tests that drive the network by hand. */
+  drain(): Message[] {
+    const all = this.inFlight.map((f) => f.message);
+    this.inFlight = [];
+    return all;
+  }
+}
+
+function checkLogMatching(a: RaftCore, b: RaftCore): void {
+  const from = Math.max(a.log.firstIndex(), b.log.firstIndex());
+  const to = Math.min(a.log.lastIndex(), b.log.lastIndex());
+  let highestMatch = 0;
+  for (let index = to; index >= from; index--) {
+    if (a.log.term(index) === b.log.term(index)) {
+      highestMatch = index;
+      break;
+    }
+  }
+  for (let index = from; index <= highestMatch; index++) {
+    const x = a.log.entry(index);
+    const y = b.log.entry(index);
+    if (x.term !== y.term || !equalBytes(x.data, y.data)) {
+      fail(`log matching: nodes ${a.id} and ${b.id} differ at ${index} but agree at ${highestMatch}`);
+    }
+  }
+}
+
+function digestStep(digest: number, entry: Entry): number {
+  let h = (digest ^ entry.index) >>> 0;
+  for (const byte of entry.data) h = Math.imul(h ^ byte, 16777619) >>> 0;
+  return h;
+}
+
+function decodeMachine(data: Uint8Array): StateMachine {
+  const [appliedIndex, digest] = unpack(data) as [number, number];
+  return { appliedIndex, digest };
+}
