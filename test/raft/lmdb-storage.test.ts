@@ -1,0 +1,62 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LmdbRaftStorage } from "../../src/raft/lmdb-storage.ts";
+import { EntryType, type Entry } from "../../src/raft/types.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "chronik-raft-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function entry(index: number, term: number, text = `cmd-${index}`): Entry {
+  return { index, term, type: EntryType.Normal, data: new TextEncoder().encode(text) };
+}
+
+test("empty store loads the initial state", async () => {
+  const storage = LmdbRaftStorage.open(tempDir());
+  expect(storage.load()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, snapshot: undefined, entries: [] });
+  await storage.close();
+});
+
+test("write, reopen, identical; truncation replaces a conflicting suffix", async () => {
+  const dir = tempDir();
+  let storage = LmdbRaftStorage.open(dir);
+  storage.persist({ hardState: { term: 2, vote: 3, commit: 2 }, entriesToPersist: [1, 2, 3, 4].map((i) => entry(i, i < 3 ? 1 : 2)) });
+  storage.persist({ entriesToPersist: [entry(3, 3, "replaced-3")] });
+  await storage.close();
+
+  storage = LmdbRaftStorage.open(dir);
+  const loaded = storage.load();
+  expect(loaded.hardState).toEqual({ term: 2, vote: 3, commit: 2 });
+  expect(loaded.entries).toEqual([entry(1, 1), entry(2, 1), entry(3, 3, "replaced-3")]);
+  await storage.close();
+});
+
+test("local compaction keeps entries after the snapshot; a leader's snapshot drops the whole log", async () => {
+  const dir = tempDir();
+  let storage = LmdbRaftStorage.open(dir);
+  storage.persist({ hardState: { term: 1, vote: 1, commit: 5 }, entriesToPersist: [1, 2, 3, 4, 5, 6].map((i) => entry(i, 1)) });
+  const snapshot = { index: 4, term: 1, data: new Uint8Array([9, 9]) };
+  storage.persist({ snapshotToPersist: snapshot, entriesToPersist: [] });
+  await storage.close();
+  storage = LmdbRaftStorage.open(dir);
+  let loaded = storage.load();
+  expect(loaded.snapshot).toEqual(snapshot);
+  expect(loaded.entries).toEqual([entry(5, 1), entry(6, 1)]);
+
+  const fromLeader = { index: 10, term: 4, data: new Uint8Array([1, 2, 3]) };
+  storage.persist({ hardState: { term: 4, vote: 0, commit: 10 }, snapshotToPersist: fromLeader, snapshotToApply: fromLeader, entriesToPersist: [entry(11, 4)] });
+  await storage.close();
+  storage = LmdbRaftStorage.open(dir);
+  loaded = storage.load();
+  expect(loaded).toEqual({ hardState: { term: 4, vote: 0, commit: 10 }, snapshot: fromLeader, entries: [entry(11, 4)] });
+  await storage.close();
+});
