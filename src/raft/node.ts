@@ -1,0 +1,328 @@
+/**
+ * A running Raft node: the pure core, LMDB storage, TCP transport and a real clock. Every input (messages, ticks,
+ * proposals, reads) lands in the core, and one processing turn per event-loop iteration persists the whole ready in
+ * one transaction (group commit), sends its messages, applies committed commands in order, and advances.
+ */
+import { pack, unpack } from "msgpackr";
+import { logger } from "../lib/logger.ts";
+import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "./core.ts";
+import { LmdbRaftStorage } from "./lmdb-storage.ts";
+import { TcpTransport, type PeerAddress, type TcpTransportOptions } from "./tcp-transport.ts";
+import { assert, EntryType, NONE, ROLE, type Entry, type NodeId, type Ready } from "./types.ts";
+
+const log = logger("raft-node");
+
+export interface AppliedCommand {
+  index: number;
+  term: number;
+  /** The value given to `propose`, decoded (a Uint8Array stays bytes). */
+  command: unknown;
+}
+
+export interface StateMachineSnapshots {
+  /** Compact the log once this many applied entries sit above the last snapshot. */
+  everyEntries: number;
+  /** The state machine's state after every command applied so far. */
+  take(): Uint8Array;
+  /** Replace the state machine's state; called at start and when a leader sends a snapshot. */
+  restore(data: Uint8Array, index: number): void;
+}
+
+export interface RaftNodeOptions {
+  id: NodeId;
+  /** Every voter's Raft address, this node's included. */
+  voters: Map<NodeId, PeerAddress>;
+  dataDir: string;
+  tickMs: number;
+  /** Defaults to this node's address in `voters`; port 0 picks a free port (read it from `port`). */
+  listenHost?: string;
+  listenPort?: number;
+  tuning?: Partial<Omit<RaftConfig, "id" | "voters" | "randomSeed">>;
+  transport?: Pick<TcpTransportOptions, "maxFrameBytes" | "maxQueuedFramesPerPeer" | "maxQueuedBytesPerPeer" | "reconnectInitialBackoffMs" | "reconnectMaxBackoffMs">;
+  proposalTimeoutMs?: number;
+  readTimeoutMs?: number;
+  /** Seeds election-timeout jitter; random by default. */
+  randomSeed?: number;
+  onApply?: (entry: AppliedCommand) => void;
+  snapshots?: StateMachineSnapshots;
+}
+
+export class RaftProposalError extends Error {
+  override name = "RaftProposalError";
+  constructor(
+    message: string,
+    readonly reason: "no-leader" | "overloaded" | "timeout" | "superseded" | "closed",
+  ) {
+    super(message);
+  }
+}
+
+interface PendingProposal {
+  resolve(result: { index: number }): void;
+  reject(error: Error): void;
+  timer: Timer;
+}
+
+interface PendingRead {
+  resolve(): void;
+  reject(error: Error): void;
+  timer: Timer;
+  /** Known once the leader confirmed it. */
+  index: number | undefined;
+}
+
+/** [proposer incarnation, proposal sequence, command]: lets the proposer recognize its own commands when applied. */
+type Envelope = [string, number, unknown];
+
+export class RaftNode {
+  private readonly core: RaftCore;
+  private readonly storage: LmdbRaftStorage;
+  private readonly transport: TcpTransport;
+  private readonly ticker: Timer;
+  private readonly incarnation: string;
+  private readonly applyCallbacks: ((entry: AppliedCommand) => void)[] = [];
+  private readonly queuedOperations: (() => void)[] = [];
+  private readonly proposals = new Map<number, PendingProposal>();
+  /** Proposals this node accepted as leader, by log index, to fail fast when another entry lands there. */
+  private readonly proposalSequenceByIndex = new Map<number, number>();
+  private readonly reads = new Map<string, PendingRead>();
+  private nextProposalSequence = 1;
+  private nextReadSequence = 1;
+  private processScheduled = false;
+  private processing = false;
+  private closed = false;
+
+  private constructor(private readonly options: RaftNodeOptions) {
+    const self = options.voters.get(options.id);
+    assert(self, `node ${options.id} has no address among the voters`);
+    const random = crypto.getRandomValues(new Uint32Array(2));
+    this.incarnation = `${options.id}:${random[0]!.toString(16)}`;
+    this.storage = LmdbRaftStorage.open(options.dataDir);
+    const persisted = this.storage.load();
+    this.core = new RaftCore(
+      {
+        ...DEFAULT_RAFT_TUNING,
+        ...options.tuning,
+        id: options.id,
+        voters: [...options.voters.keys()],
+        randomSeed: options.randomSeed ?? random[1]!,
+      },
+      persisted,
+    );
+    if (options.onApply) this.applyCallbacks.push(options.onApply);
+    if (persisted.snapshot && options.snapshots) options.snapshots.restore(persisted.snapshot.data, persisted.snapshot.index);
+    this.transport = TcpTransport.start({
+      ...options.transport,
+      nodeId: options.id,
+      listenHost: options.listenHost ?? self.host,
+      listenPort: options.listenPort ?? self.port,
+      peers: options.voters,
+      onMessage: (message) => {
+        if (this.closed) return;
+        this.core.step(message);
+        this.scheduleProcess();
+      },
+    });
+    this.ticker = setInterval(() => {
+      if (this.closed) return;
+      this.core.tick();
+      this.scheduleProcess();
+    }, options.tickMs);
+    // Committed entries after the snapshot are re-applied on the first turn, after callers registered onApply.
+    this.scheduleProcess();
+    log.info("raft node started", { id: options.id, term: this.core.term, lastIndex: this.core.log.lastIndex() });
+  }
+
+  /** Opens storage, listens, and starts ticking. Register `onApply` right away (same tick) to see every command. */
+  static start(options: RaftNodeOptions): RaftNode {
+    return new RaftNode(options);
+  }
+
+  get port(): number {
+    return this.transport.port;
+  }
+  get isLeader(): boolean {
+    return this.core.role === ROLE.Leader;
+  }
+  get leaderId(): NodeId | undefined {
+    return this.core.leaderId === NONE ? undefined : this.core.leaderId;
+  }
+  get term(): number {
+    return this.core.term;
+  }
+  get commitIndex(): number {
+    return this.core.log.committed;
+  }
+  get appliedIndex(): number {
+    return this.core.log.applied;
+  }
+
+  /** Tells the transport where a peer listens now (for peers started on port 0). */
+  setPeerAddress(id: NodeId, address: PeerAddress): void {
+    this.transport.setPeerAddress(id, address);
+  }
+
+  onApply(callback: (entry: AppliedCommand) => void): () => void {
+    this.applyCallbacks.push(callback);
+    return () => {
+      const position = this.applyCallbacks.indexOf(callback);
+      if (position >= 0) this.applyCallbacks.splice(position, 1);
+    };
+  }
+
+  /**
+   * Replicates a command; resolves with its log index once it is committed and applied here. Followers forward
+   * to the leader. Rejects with RaftProposalError when there is no leader, the leader is overloaded, or the
+   * outcome is unknown after `proposalTimeoutMs` (the command may still commit: make commands idempotent).
+   */
+  propose(command: unknown): Promise<{ index: number }> {
+    if (this.closed) return Promise.reject(new RaftProposalError("raft node is closed", "closed"));
+    const sequence = this.nextProposalSequence++;
+    const envelope: Envelope = [this.incarnation, sequence, command];
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.proposals.delete(sequence)) reject(new RaftProposalError("proposal outcome unknown: timed out", "timeout"));
+      }, this.options.proposalTimeoutMs ?? 5_000);
+      this.proposals.set(sequence, { resolve, reject, timer });
+      this.enqueue(() => {
+        const result = this.core.propose(pack(envelope) as Uint8Array);
+        if (!result.accepted) this.settleProposal(sequence, new RaftProposalError(`proposal rejected: ${result.reason}`, result.reason));
+        else if ("index" in result) this.proposalSequenceByIndex.set(result.index, sequence);
+      });
+    });
+  }
+
+  /** Resolves once this node has applied everything committed before the call: then a local read is linearizable. */
+  readIndex(): Promise<void> {
+    if (this.closed) return Promise.reject(new RaftProposalError("raft node is closed", "closed"));
+    const context = `${this.incarnation}:${this.nextReadSequence++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.reads.delete(context)) reject(new RaftProposalError("read index timed out", "timeout"));
+      }, this.options.readTimeoutMs ?? 5_000);
+      this.reads.set(context, { resolve, reject, timer, index: undefined });
+      this.enqueue(() => {
+        if (this.core.readIndex(context)) return;
+        const read = this.reads.get(context);
+        if (!read) return;
+        this.reads.delete(context);
+        clearTimeout(read.timer);
+        read.reject(new RaftProposalError("no leader to confirm a read", "no-leader"));
+      });
+    });
+  }
+
+  private enqueue(operation: () => void): void {
+    this.queuedOperations.push(operation);
+    this.scheduleProcess();
+  }
+
+  private scheduleProcess(): void {
+    if (this.processScheduled || this.closed) return;
+    this.processScheduled = true;
+    // setImmediate lets every socket read and proposal of this loop iteration join one ready: one fsync for all.
+    setImmediate(() => this.process());
+  }
+
+  private process(): void {
+    this.processScheduled = false;
+    if (this.closed) return;
+    assert(!this.processing, "re-entrant raft processing");
+    this.processing = true;
+    try {
+      for (let turn = 0; turn < 64; turn++) {
+        const operations = this.queuedOperations.splice(0);
+        for (const operation of operations) operation();
+        if (!this.core.hasReady()) {
+          if (this.queuedOperations.length === 0) break;
+          continue;
+        }
+        this.handleReady(this.core.ready());
+        this.maybeCompact();
+      }
+    } finally {
+      this.processing = false;
+    }
+    if (this.queuedOperations.length > 0 || this.core.hasReady()) this.scheduleProcess();
+  }
+
+  private handleReady(ready: Ready): void {
+    // Durable before anyone hears about it: votes, acks and commits must survive a crash.
+    this.storage.persist(ready);
+    for (const message of ready.messagesToSend) this.transport.send(message);
+    if (ready.snapshotToApply) {
+      assert(this.options.snapshots, "received a snapshot but the node has no state machine snapshot hooks");
+      this.options.snapshots.restore(ready.snapshotToApply.data, ready.snapshotToApply.index);
+    }
+    for (const entry of ready.committedEntriesToApply) this.apply(entry);
+    for (const state of ready.readStatesReady) {
+      const read = this.reads.get(state.context);
+      if (read) read.index = state.index;
+    }
+    this.core.advance(ready);
+    this.completeReads();
+  }
+
+  private apply(entry: Entry): void {
+    const expectedSequence = this.proposalSequenceByIndex.get(entry.index);
+    this.proposalSequenceByIndex.delete(entry.index);
+    if (entry.type !== EntryType.Normal) {
+      if (expectedSequence !== undefined) this.settleProposal(expectedSequence, supersededError(entry.index));
+      return;
+    }
+    const [proposer, sequence, command] = unpack(entry.data) as Envelope;
+    for (const callback of this.applyCallbacks) callback({ index: entry.index, term: entry.term, command });
+    if (proposer === this.incarnation) this.settleProposal(sequence, { index: entry.index });
+    if (expectedSequence !== undefined && (proposer !== this.incarnation || sequence !== expectedSequence)) {
+      this.settleProposal(expectedSequence, supersededError(entry.index));
+    }
+  }
+
+  private settleProposal(sequence: number, outcome: { index: number } | Error): void {
+    const proposal = this.proposals.get(sequence);
+    if (!proposal) return;
+    this.proposals.delete(sequence);
+    clearTimeout(proposal.timer);
+    if (outcome instanceof Error) proposal.reject(outcome);
+    else proposal.resolve(outcome);
+  }
+
+  private completeReads(): void {
+    if (this.reads.size === 0) return;
+    const applied = this.core.log.applied;
+    for (const [context, read] of this.reads) {
+      if (read.index === undefined || read.index > applied) continue;
+      this.reads.delete(context);
+      clearTimeout(read.timer);
+      read.resolve();
+    }
+  }
+
+  private maybeCompact(): void {
+    const snapshots = this.options.snapshots;
+    if (!snapshots) return;
+    const applied = this.core.log.applied;
+    if (applied - this.core.log.snapshot.index < snapshots.everyEntries) return;
+    this.core.compact(applied, snapshots.take());
+  }
+
+  /** Stops ticking and serving; pending proposals and reads fail with reason "closed". */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.ticker);
+    const closedError = new RaftProposalError("raft node closed", "closed");
+    for (const sequence of [...this.proposals.keys()]) this.settleProposal(sequence, closedError);
+    for (const read of this.reads.values()) {
+      clearTimeout(read.timer);
+      read.reject(closedError);
+    }
+    this.reads.clear();
+    await this.transport.close();
+    await this.storage.close();
+  }
+}
+
+function supersededError(index: number): RaftProposalError {
+  return new RaftProposalError(`proposal lost: another entry committed at index ${index}`, "superseded");
+}
