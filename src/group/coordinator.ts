@@ -331,7 +331,8 @@ export class GroupCoordinator {
         const prefix = `member ${member.memberId}`;
         assert(member.joinToken === null || group.state === "PreparingRebalance", `${prefix} awaits join only while preparing`);
         assert(member.syncToken === null || group.state === "CompletingRebalance", `${prefix} awaits sync only while completing`);
-        if (group.state !== "Empty" && group.protocolName !== null) memberMetadata(member, group.protocolName);
+        const generationFormed = group.state === "CompletingRebalance" || group.state === "Stable";
+        if (generationFormed && group.protocolName !== null) memberMetadata(member, group.protocolName);
       }
       if (group.state === "CompletingRebalance" || group.state === "Stable") {
         assert(group.protocolName !== null, "a protocol is selected");
