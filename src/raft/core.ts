@@ -571,12 +571,14 @@ export class RaftCore {
       }
       return;
     }
+    const wasPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index!)) return;
     if (pr.state === ProgressState.Probe) pr.becomeReplicate();
     else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshotIndex) pr.becomeReplicate();
     else if (pr.state === ProgressState.Replicate) pr.inflights.freeTo(m.index!);
     if (this.maybeCommit()) this.needsBroadcast = true;
-    this.sendAppends(m.from, false);
+    // A follower that was paused may have missed commit updates: send even an empty Append to carry the commit.
+    this.sendAppends(m.from, wasPaused);
   }
 
   private handleHeartbeatResp(m: Message): void {
