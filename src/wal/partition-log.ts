@@ -1,0 +1,524 @@
+/**
+ * The log of one partition: an ordered list of segments, the last one active. Appends stamp offsets and the
+ * leader epoch into the caller's batches, copy them into the active segment's mapping and hand back a
+ * `durable` promise from the group-commit flusher. Reads return views into the mappings plus release().
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { logger } from "../lib/logger.ts";
+import {
+  BATCH_HEADER_BYTES,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  batchSizeAt,
+  firstRecordAtOrAfter,
+  rewriteBaseOffset,
+  setLogAppendTime,
+  setPartitionLeaderEpoch,
+} from "../protocol/record-batch.ts";
+import type { FlushParticipant, FlushWork, Flusher } from "./flusher.ts";
+import type { LogConfig } from "./log-config.ts";
+import { planRetention, type RetentionPlan } from "./retention.ts";
+import { Segment } from "./segment.ts";
+import { CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, parseLogFileName } from "./segment-files.ts";
+
+const log = logger("partition-log");
+const INT32_MAX = 0x7fffffff;
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`partition log invariant violated: ${message}`);
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** -1 when the topic uses CreateTime. */
+  logAppendTimeMs: number;
+  durable: Promise<void>;
+}
+
+export interface ReadResult {
+  /** Views into the segment mappings; each holds one or more whole batches, in offset order. */
+  batches: Uint8Array[];
+  bytes: number;
+  /** Must be called once the views are no longer used (e.g. after the socket write completed). */
+  release(): void;
+}
+
+export interface ReadOptions {
+  /** Return the first batch even when it is larger than maxBytes. */
+  minOneBatch?: boolean;
+  /** Exclusive upper bound on offsets returned, e.g. the high watermark. */
+  maxOffset?: number;
+}
+
+export interface OutOfRange {
+  outOfRange: true;
+}
+
+export interface PartitionLogOptions {
+  dir: string;
+  topic: string;
+  partition: number;
+  config: LogConfig;
+  flusher: Flusher;
+  clock: () => number;
+}
+
+export interface RecoveryReport {
+  clean: boolean;
+  segments: number;
+  truncatedBytes: number;
+  droppedSegments: number;
+}
+
+const NO_READ: ReadResult = Object.freeze({ batches: [], bytes: 0, release() {} });
+
+export class PartitionLog implements FlushParticipant {
+  readonly topic: string;
+  readonly partition: number;
+  readonly dir: string;
+  logStartOffset = 0;
+  /** Offsets below it are replicated; set by the owner (single node: after each durable append). */
+  highWatermark = 0;
+  /** Everything below this offset is known to be on disk. */
+  flushedOffset = 0;
+  readonly recovery: RecoveryReport;
+
+  private config: LogConfig;
+  private readonly flusher: Flusher;
+  private readonly clock: () => number;
+  private readonly segments: Segment[] = [];
+  private readonly dirtySegments = new Set<Segment>();
+  private readonly listeners = new Set<() => void>();
+  private unflushedAppends = 0;
+  private directoryNeedsSync = false;
+  private recoveryPointStale = false;
+  private closed = false;
+
+  private constructor(opts: PartitionLogOptions, clean: boolean) {
+    this.topic = opts.topic;
+    this.partition = opts.partition;
+    this.dir = opts.dir;
+    this.config = opts.config;
+    this.flusher = opts.flusher;
+    this.clock = opts.clock;
+    this.recovery = { clean, segments: 0, truncatedBytes: 0, droppedSegments: 0 };
+  }
+
+  /** Opens (creating if needed) and recovers the partition directory. */
+  static open(opts: PartitionLogOptions): PartitionLog {
+    fs.mkdirSync(opts.dir, { recursive: true });
+    const markerPath = path.join(opts.dir, CLEAN_SHUTDOWN_FILE);
+    const clean = fs.existsSync(markerPath);
+    const partitionLog = new PartitionLog(opts, clean);
+    partitionLog.load(clean);
+    if (clean) {
+      // From here on the files change; a crash must not find a marker vouching for them.
+      fs.rmSync(markerPath);
+      syncDirectory(opts.dir);
+    }
+    return partitionLog;
+  }
+
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    return this.segments.reduce((n, s) => n + s.sizeBytes, 0);
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get logConfig(): Readonly<LogConfig> {
+    return this.config;
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.config = config;
+  }
+
+  /**
+   * Appends already-validated v2 batches (contiguous in records). Offsets, the leader epoch and, for
+   * LogAppendTime topics, the timestamp are written into records in place before the copy.
+   */
+  append(records: Uint8Array, opts: { leaderEpoch: number; logAppendTimeMs?: number }): AppendResult {
+    assert(!this.closed, "append to a closed log");
+    assert(records.length >= BATCH_HEADER_BYTES, `append of ${records.length} bytes`);
+    const nowMs = this.clock();
+    const baseOffset = this.logEndOffset;
+    let next = baseOffset;
+    let position = 0;
+    while (position < records.length) {
+      assert(records.length - position >= BATCH_HEADER_BYTES, `truncated batch at ${position}`);
+      assert(records[position + MAGIC_OFFSET] === CURRENT_MAGIC, `magic at ${position}`);
+      const size = batchSizeAt(records, position);
+      assert(size >= BATCH_HEADER_BYTES && position + size <= records.length, `batch size ${size} at ${position}`);
+      const lastOffsetDelta = readInt32(records, position + LAST_OFFSET_DELTA_OFFSET);
+      assert(lastOffsetDelta >= 0, `lastOffsetDelta ${lastOffsetDelta}`);
+      rewriteBaseOffset(records, position, next);
+      setPartitionLeaderEpoch(records, position, opts.leaderEpoch);
+      if (opts.logAppendTimeMs !== undefined) setLogAppendTime(records, position, opts.logAppendTimeMs);
+      const lastOffset = next + lastOffsetDelta;
+      const maxTimestampMs = readInt64(records, position + MAX_TIMESTAMP_OFFSET);
+      this.maybeRoll(size, lastOffset, nowMs);
+      const segment = this.active;
+      segment.append(records, position, size, next, lastOffset, maxTimestampMs);
+      this.dirtySegments.add(segment);
+      next = lastOffset + 1;
+      position += size;
+    }
+    this.unflushedAppends++;
+    const durable = this.flusher.appended(this);
+    if (this.flusher.mode === "fast") {
+      if (this.unflushedAppends >= this.config.flushMessages) this.flusher.requestFlush();
+      else if (this.config.flushMs < this.flusher.intervalMs) this.flusher.requestFlushBy(nowMs + this.config.flushMs);
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (error) {
+        log.error("append listener threw", { topic: this.topic, partition: this.partition, error });
+      }
+    }
+    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: opts.logAppendTimeMs ?? -1, durable };
+  }
+
+  /** Whole batches from the one holding offset, up to maxBytes, below maxOffset. */
+  read(offset: number, maxBytes: number, opts: ReadOptions = {}): ReadResult | OutOfRange {
+    if (offset < this.logStartOffset || offset > this.logEndOffset) return { outOfRange: true };
+    const limit = Math.min(opts.maxOffset ?? Infinity, this.logEndOffset);
+    if (offset >= limit) return NO_READ;
+    const batches: Uint8Array[] = [];
+    const held: Segment[] = [];
+    let bytes = 0;
+    let full = false;
+    const first = this.segmentIndexFor(offset);
+    for (let i = first; i < this.segments.length && !full; i++) {
+      const segment = this.segments[i]!;
+      let position = i === first ? segment.findPosition(offset) : 0;
+      if (position < 0) continue;
+      const start = position;
+      while (position < segment.sizeBytes) {
+        if (segment.lastOffsetAt(position) >= limit) {
+          full = true;
+          break;
+        }
+        const size = segment.batchBytesAt(position);
+        if (bytes + size > maxBytes && !(opts.minOneBatch === true && bytes === 0)) {
+          full = true;
+          break;
+        }
+        bytes += size;
+        position += size;
+      }
+      if (position > start) {
+        segment.acquire();
+        held.push(segment);
+        batches.push(segment.view(start, position - start));
+      }
+    }
+    if (held.length === 0) return NO_READ;
+    let released = false;
+    return {
+      batches,
+      bytes,
+      release() {
+        assert(!released, "read released twice");
+        released = true;
+        for (const segment of held) segment.release();
+      },
+    };
+  }
+
+  /** The first offset whose timestamp is >= timestampMs (ListOffsets), or null if none. */
+  offsetForTimestamp(timestampMs: number): { offset: number; timestamp: number } | null {
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= this.logStartOffset) continue;
+      const position = segment.findTimestampPosition(timestampMs);
+      if (position < 0) continue;
+      const found = firstRecordAtOrAfter(segment.view(position, segment.batchBytesAt(position)), 0, timestampMs);
+      if (found === null) continue;
+      return { offset: Math.max(found.offset, this.logStartOffset), timestamp: found.timestamp };
+    }
+    return null;
+  }
+
+  /** Largest timestamp in the log and the last offset of its batch (ListOffsets MAX_TIMESTAMP); -1s if empty. */
+  maxTimestamp(): { offset: number; timestamp: number } {
+    let best = { offset: -1, timestamp: -1 };
+    for (const segment of this.segments) {
+      if (segment.maxTimestampMs > best.timestamp) best = { offset: segment.offsetOfMaxTimestamp, timestamp: segment.maxTimestampMs };
+    }
+    return best;
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Removes every batch from the one holding offset onwards (a follower diverging from its leader). */
+  truncateTo(offset: number): void {
+    assert(!this.closed, "truncate of a closed log");
+    assert(Number.isSafeInteger(offset) && offset >= 0, `truncate offset ${offset}`);
+    if (offset >= this.logEndOffset) return;
+    while (this.segments.length > 1 && this.active.baseOffset > offset) this.dropSegment(this.segments.length - 1);
+    if (this.active.baseOffset > offset) {
+      this.dropSegment(0);
+      this.createSegment(offset, this.config.segmentBytes);
+      this.setLogStartOffset(offset);
+    } else {
+      this.active.truncateTo(offset);
+    }
+    this.dirtySegments.add(this.active);
+    this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
+    this.flushedOffset = Math.min(this.flushedOffset, this.logEndOffset);
+    this.writeRecoveryPoint(Math.min(this.readRecoveryPoint(), this.logEndOffset));
+    this.flusher.appended(this);
+  }
+
+  /** Advances the log start offset (DeleteRecords); whole segments below it go at the next retention pass. */
+  deleteRecordsBefore(offset: number): void {
+    assert(offset <= this.highWatermark, `delete records up to ${offset} beyond high watermark ${this.highWatermark}`);
+    if (offset > this.logStartOffset) this.setLogStartOffset(offset);
+  }
+
+  /** Deletes old segments per retention.ms / retention.bytes / log start offset. */
+  applyRetention(nowMs: number): RetentionPlan {
+    assert(!this.closed, "retention on a closed log");
+    const plan = planRetention({
+      segments: this.segments.map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestampMs: s.maxTimestampMs })),
+      retentionMs: this.config.retentionMs,
+      retentionBytes: this.config.retentionBytes,
+      logStartOffset: this.logStartOffset,
+      upperBoundOffset: this.highWatermark,
+      nowMs,
+    });
+    if (plan.deleteCount === 0) return plan;
+    if (plan.deleteCount === this.segments.length) this.roll(this.config.segmentBytes);
+    for (let i = 0; i < plan.deleteCount; i++) this.dropSegment(0);
+    this.setLogStartOffset(plan.logStartOffset);
+    log.info("retention deleted segments", { topic: this.topic, partition: this.partition, count: plan.deleteCount, reason: plan.reason });
+    return plan;
+  }
+
+  beginFlush(): FlushWork | null {
+    if (this.closed) return null;
+    if (this.dirtySegments.size === 0 && !this.directoryNeedsSync) return null;
+    const segments = [...this.dirtySegments];
+    this.dirtySegments.clear();
+    const fds: number[] = [];
+    const held: Segment[] = [];
+    let bytes = 0;
+    for (const segment of segments) {
+      if (!segment.isMapped) continue;
+      segment.acquire();
+      held.push(segment);
+      fds.push(segment.fd);
+      bytes += segment.unflushedBytes;
+      segment.unflushedBytes = 0;
+    }
+    const dirFd = this.directoryNeedsSync ? fs.openSync(this.dir, "r") : -1;
+    this.directoryNeedsSync = false;
+    if (dirFd >= 0) fds.push(dirFd);
+    const appends = this.unflushedAppends;
+    this.unflushedAppends = 0;
+    const coveredOffset = this.logEndOffset;
+    return {
+      fds,
+      bytes,
+      appends,
+      finish: (error) => {
+        for (const segment of held) segment.release();
+        if (dirFd >= 0) fs.closeSync(dirFd);
+        if (error !== null || this.closed) return;
+        this.flushedOffset = Math.max(this.flushedOffset, Math.min(coveredOffset, this.logEndOffset));
+        if (this.recoveryPointStale) {
+          this.recoveryPointStale = false;
+          this.writeRecoveryPoint(this.flushedOffset);
+        }
+      },
+    };
+  }
+
+  /** Trims the active segment, saves indexes and marks the directory clean; the flusher must have run. */
+  closeClean(): void {
+    assert(!this.closed, "log closed twice");
+    const active = this.active;
+    active.trim();
+    const fd = active.fd;
+    fs.fsyncSync(fd);
+    for (const segment of this.segments) segment.writeIndexes();
+    this.writeRecoveryPoint(this.logEndOffset);
+    fs.writeFileSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), "");
+    syncDirectory(this.dir);
+    this.releaseAll();
+  }
+
+  /** Closes without trimming or a clean marker (topic deletion, or tests simulating a crash). */
+  closeDirty(): void {
+    this.releaseAll();
+  }
+
+  private releaseAll(): void {
+    this.closed = true;
+    this.listeners.clear();
+    this.dirtySegments.clear();
+    for (const segment of this.segments) segment.close();
+    this.segments.length = 0;
+  }
+
+  private get active(): Segment {
+    const segment = this.segments[this.segments.length - 1];
+    assert(segment !== undefined, "a log always has an active segment");
+    return segment;
+  }
+
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  private maybeRoll(batchBytes: number, lastOffset: number, nowMs: number): void {
+    const active = this.active;
+    const capacityBytes = Math.min(INT32_MAX, Math.max(this.config.segmentBytes, batchBytes));
+    if (active.isEmpty) {
+      // An empty segment too small for this batch is replaced by a big enough one at the same offset.
+      if (active.remainingBytes < batchBytes) {
+        this.dropSegment(this.segments.length - 1);
+        this.createSegment(active.baseOffset, capacityBytes);
+      }
+      return;
+    }
+    const tooFull = active.remainingBytes < batchBytes;
+    const tooOld = active.firstBatchTimestampMs >= 0 && nowMs - active.firstBatchTimestampMs > this.config.segmentMs;
+    if (tooFull || tooOld || !active.canHoldOffset(lastOffset)) this.roll(capacityBytes);
+  }
+
+  private roll(capacityBytes: number): void {
+    const previous = this.active;
+    if (previous.isEmpty) return;
+    previous.trim();
+    previous.writeIndexes();
+    this.createSegment(previous.nextOffset, capacityBytes);
+    this.recoveryPointStale = true;
+  }
+
+  private createSegment(baseOffset: number, capacityBytes: number): Segment {
+    const segment = Segment.create(this.dir, baseOffset, Math.min(INT32_MAX, capacityBytes), this.config.indexIntervalBytes);
+    this.segments.push(segment);
+    this.directoryNeedsSync = true;
+    return segment;
+  }
+
+  private dropSegment(index: number): void {
+    const [segment] = this.segments.splice(index, 1);
+    assert(segment !== undefined, `no segment ${index}`);
+    this.dirtySegments.delete(segment);
+    segment.delete();
+    this.directoryNeedsSync = true;
+  }
+
+  private setLogStartOffset(offset: number): void {
+    this.logStartOffset = offset;
+    const file = path.join(this.dir, LOG_START_OFFSET_FILE);
+    fs.writeFileSync(`${file}.tmp`, String(offset));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+
+  private readRecoveryPoint(): number {
+    return readNumberFile(path.join(this.dir, RECOVERY_POINT_FILE)) ?? 0;
+  }
+
+  private writeRecoveryPoint(offset: number): void {
+    const file = path.join(this.dir, RECOVERY_POINT_FILE);
+    fs.writeFileSync(`${file}.tmp`, String(offset));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+
+  /**
+   * Opens every segment. After a clean shutdown saved indexes are trusted; otherwise every segment that may
+   * hold offsets at or past the recovery point is CRC-checked batch by batch, a bad or torn tail is cut off
+   * and any segment after a cut is dropped, since the log must stay contiguous.
+   */
+  private load(clean: boolean): void {
+    const bases = fs.readdirSync(this.dir).map(parseLogFileName).filter((b): b is number => b !== null).sort((a, b) => a - b);
+    const recoveryPoint = this.readRecoveryPoint();
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      const nextBase = bases[i + 1];
+      const verifyCrc = !clean && (nextBase === undefined || nextBase > recoveryPoint);
+      const { segment, recovery } = Segment.open(this.dir, base, this.config.segmentBytes, this.config.indexIntervalBytes, verifyCrc);
+      this.segments.push(segment);
+      this.recovery.truncatedBytes += recovery.truncatedBytes;
+      if (recovery.truncatedBytes > 0) {
+        log.warn("truncated invalid tail", { dir: this.dir, segment: base, bytes: recovery.truncatedBytes, nextOffset: segment.nextOffset });
+      }
+      if (nextBase !== undefined && segment.nextOffset !== nextBase) {
+        for (const later of bases.slice(i + 1)) {
+          log.warn("dropping segment after a gap", { dir: this.dir, segment: later, expected: segment.nextOffset });
+          const { segment: dropped } = Segment.open(this.dir, later, this.config.segmentBytes, this.config.indexIntervalBytes, false);
+          dropped.delete();
+          this.recovery.droppedSegments++;
+        }
+        break;
+      }
+    }
+    const savedStart = readNumberFile(path.join(this.dir, LOG_START_OFFSET_FILE)) ?? 0;
+    if (this.segments.length === 0) {
+      this.createSegment(savedStart, this.config.segmentBytes);
+    } else if (savedStart > this.logEndOffset) {
+      // Never hand out again offsets that were once below the log start.
+      while (this.segments.length > 0) this.dropSegment(0);
+      this.createSegment(savedStart, this.config.segmentBytes);
+    }
+    this.logStartOffset = Math.max(savedStart, this.segments[0]!.baseOffset);
+    this.recovery.segments = this.segments.length;
+    this.flushedOffset = this.logEndOffset;
+    // What survived recovery is on disk; a replicated owner lowers this to its checkpointed high watermark.
+    this.highWatermark = this.logEndOffset;
+  }
+}
+
+function readInt32(view: Uint8Array, at: number): number {
+  return (view[at]! << 24) | (view[at + 1]! << 16) | (view[at + 2]! << 8) | view[at + 3]!;
+}
+
+function readInt64(view: Uint8Array, at: number): number {
+  return readInt32(view, at) * 0x1_0000_0000 + (readInt32(view, at + 4) >>> 0);
+}
+
+function readNumberFile(file: string): number | null {
+  try {
+    const value = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+export function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
