@@ -88,6 +88,10 @@ export class SimCluster {
   private readCounter = 0;
   readsCompleted = 0;
   proposalsApplied = 0;
+  crashes = 0;
+  snapshotsInstalled = 0;
+  compactions = 0;
+  messagesSent = 0;
 
   constructor(readonly options: ClusterOptions) {
     this.random = new Prng(options.seed);
@@ -126,6 +130,7 @@ export class SimCluster {
   crash(node: SimNode): void {
     node.core = undefined;
     node.restarts++;
+    this.crashes++;
   }
 
   leaders(): SimNode[] {
@@ -175,6 +180,7 @@ export class SimCluster {
 
   send(message: Message): void {
     const f = this.faults;
+    this.messagesSent++;
     if (this.random.chance(f.dropProbability)) return;
     const copies = this.random.chance(f.duplicateProbability) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
@@ -192,7 +198,10 @@ export class SimCluster {
       const ready = core.ready();
       this.persist(node, ready);
       for (const m of ready.messagesToSend) this.send(m);
-      if (ready.snapshotToApply) node.machine = decodeMachine(ready.snapshotToApply.data);
+      if (ready.snapshotToApply) {
+        node.machine = decodeMachine(ready.snapshotToApply.data);
+        this.snapshotsInstalled++;
+      }
       for (const entry of ready.committedEntriesToApply) this.apply(node, entry);
       for (const rs of ready.readStatesReady) this.completeRead(node, rs);
       core.advance(ready);
@@ -280,6 +289,7 @@ export class SimCluster {
     const index = core.log.applied;
     if (index !== node.machine.appliedIndex) fail(`node ${node.id}: core applied ${index} but machine ${node.machine.appliedIndex}`);
     core.compact(index, pack([node.machine.appliedIndex, node.machine.digest]));
+    this.compactions++;
     this.processReady(node);
   }
 

@@ -12,12 +12,14 @@ const CHAOS_MS = 6_000;
 const LIVENESS_TICKS = 200;
 
 interface RunSummary {
-  seed: number;
-  nodeCount: number;
   proposalsApplied: number;
   readsCompleted: number;
   maxCommitIndex: number;
-  terms: number;
+  leaderTerms: number;
+  crashes: number;
+  snapshotsInstalled: number;
+  compactions: number;
+  messagesSent: number;
 }
 
 function runSeed(seed: number, nodeCount: number): RunSummary {
@@ -89,12 +91,14 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
     }
     if (markerApplied(cluster, markerIndex) && readDone) {
       return {
-        seed,
-        nodeCount,
         proposalsApplied: cluster.proposalsApplied,
         readsCompleted: cluster.readsCompleted,
         maxCommitIndex: cluster.maxCommitIndex,
-        terms: cluster.leaderByTerm.size,
+        leaderTerms: cluster.leaderByTerm.size,
+        crashes: cluster.crashes,
+        snapshotsInstalled: cluster.snapshotsInstalled,
+        compactions: cluster.compactions,
+        messagesSent: cluster.messagesSent,
       };
     }
   }
@@ -116,22 +120,21 @@ function runWithSeedReport(seed: number, nodeCount: number): RunSummary {
 }
 
 const replaySeed = process.env.RAFT_SEED === undefined ? undefined : Number(process.env.RAFT_SEED);
-const seedCount = Number(process.env.RAFT_SEEDS ?? 60);
+const seedCount = Number(process.env.RAFT_SEEDS ?? 200);
 const baseSeed = Number(process.env.RAFT_BASE_SEED ?? 1);
 
 for (const nodeCount of [3, 5]) {
   test(`simulation: ${nodeCount} nodes under faults, invariants every step, liveness after heal`, () => {
     const seeds = replaySeed !== undefined ? [replaySeed] : Array.from({ length: seedCount }, (_, i) => baseSeed + i);
     const startedMs = performance.now();
-    let proposals = 0;
-    let reads = 0;
+    const totals: RunSummary = { proposalsApplied: 0, readsCompleted: 0, maxCommitIndex: 0, leaderTerms: 0, crashes: 0, snapshotsInstalled: 0, compactions: 0, messagesSent: 0 };
     for (const seed of seeds) {
       const summary = runWithSeedReport(seed, nodeCount);
-      proposals += summary.proposalsApplied;
-      reads += summary.readsCompleted;
       expect(summary.maxCommitIndex).toBeGreaterThan(0);
+      for (const key of Object.keys(totals) as (keyof RunSummary)[]) totals[key] += summary[key];
     }
     const elapsedMs = Math.round(performance.now() - startedMs);
-    process.stderr.write(`raft simulation: ${nodeCount} nodes, ${seeds.length} seeds, ${proposals} applies, ${reads} reads, ${elapsedMs} ms\n`);
+    const counts = Object.entries(totals).map(([k, v]) => `${k}=${v}`).join(" ");
+    process.stderr.write(`raft simulation: ${nodeCount} nodes, seeds ${seeds[0]}..${seeds.at(-1)}, ${elapsedMs} ms: ${counts}\n`);
   }, 60_000);
 }
