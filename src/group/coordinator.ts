@@ -50,6 +50,11 @@ export class GroupCoordinator {
   private records: GroupRecord[] = [];
   private nowMs: number;
   private nextRetentionCheckMs: number;
+  /**
+   * No timer is due before this. Arming a timer lowers it; pushing one later (a heartbeat) does not
+   * raise it, so calls between deadlines skip the scan of every group.
+   */
+  private timersDueNotBeforeMs: number;
 
   constructor(options: GroupCoordinatorOptions) {
     const config = options.config;
@@ -60,6 +65,7 @@ export class GroupCoordinator {
     this.generateUuid = options.generateUuid;
     this.nowMs = options.nowMs;
     this.nextRetentionCheckMs = options.nowMs + config.offsetsRetentionCheckIntervalMs;
+    this.timersDueNotBeforeMs = this.nextRetentionCheckMs;
     this.offsetStore = new OffsetStore(config, (record) => this.records.push(record));
   }
 
@@ -71,8 +77,12 @@ export class GroupCoordinator {
     return ready;
   }
 
-  /** When tick() must be called next, or null when no timer runs. */
-  nextDeadlineMs(): number | null {
+  /** When tick() must be called next at the latest; an early tick is harmless. */
+  nextDeadlineMs(): number {
+    return this.timersDueNotBeforeMs;
+  }
+
+  private earliestDeadlineMs(): number {
     let next = this.nextRetentionCheckMs;
     for (const group of this.groups.values()) {
       for (const deadlineMs of group.pendingMembers.values()) next = Math.min(next, deadlineMs);
@@ -311,44 +321,23 @@ export class GroupCoordinator {
 
   /** Throws if a cross-field invariant is broken; the simulation test calls it after every step. */
   checkInvariants(): void {
-    for (const group of this.groups.values()) {
-      const id = group.groupId;
-      const assert = (ok: boolean, what: string) => {
-        if (!ok) throw new Error(`group ${id} (${group.state}, generation ${group.generationId}): ${what}`);
-      };
-      assert((group.members.size === 0) === (group.leaderId === null), "a leader exactly when there are members");
-      assert(group.leaderId === null || group.members.has(group.leaderId), "the leader is a member");
-      assert(group.state !== "Empty" || group.members.size === 0, "an Empty group has no members");
-      assert(group.state !== "Dead", "a Dead group is not kept");
-      assert((group.state === "PreparingRebalance") === (group.joinDeadlineMs !== null), "a join timer exactly while preparing");
-      assert(group.initialJoinDelay === null || group.state === "PreparingRebalance", "an initial delay only while preparing");
-      for (const [instanceId, memberId] of group.staticMembers) {
-        assert(group.members.get(memberId)?.groupInstanceId === instanceId, `static member ${instanceId} maps to its member`);
-      }
-      for (const memberId of group.pendingSyncMembers) assert(group.members.has(memberId), "pending sync members are members");
-      for (const memberId of group.pendingMembers.keys()) assert(!group.members.has(memberId), "pending members are not members");
-      for (const member of group.members.values()) {
-        const prefix = `member ${member.memberId}`;
-        assert(member.joinToken === null || group.state === "PreparingRebalance", `${prefix} awaits join only while preparing`);
-        assert(member.syncToken === null || group.state === "CompletingRebalance", `${prefix} awaits sync only while completing`);
-        const generationFormed = group.state === "CompletingRebalance" || group.state === "Stable";
-        if (generationFormed && group.protocolName !== null) memberMetadata(member, group.protocolName);
-      }
-      if (group.state === "CompletingRebalance" || group.state === "Stable") {
-        assert(group.protocolName !== null, "a protocol is selected");
-      }
+    if (this.timersDueNotBeforeMs > this.earliestDeadlineMs()) {
+      throw new Error(`timer bound ${this.timersDueNotBeforeMs} is past the earliest deadline ${this.earliestDeadlineMs()}`);
     }
+    for (const group of this.groups.values()) group.checkInvariants();
   }
 
   private advanceTo(nowMs: number): void {
     if (!Number.isFinite(nowMs)) throw new Error(`nowMs must be finite, got ${nowMs}`);
     // A wall clock may step back; time inside the core never does.
     this.nowMs = Math.max(this.nowMs, nowMs);
+    if (this.nowMs < this.timersDueNotBeforeMs) return;
     for (const group of [...this.groups.values()]) this.fireDueTimers(group);
     if (this.nowMs >= this.nextRetentionCheckMs) {
       this.nextRetentionCheckMs = this.nowMs + this.config.offsetsRetentionCheckIntervalMs;
       this.sweepExpiredOffsets();
     }
+    this.timersDueNotBeforeMs = this.earliestDeadlineMs();
   }
 
   private fireDueTimers(group: ClassicGroup): void {
@@ -430,7 +419,7 @@ export class GroupCoordinator {
       if (oldMemberId !== undefined) this.updateStaticMemberAndRebalance(group, oldMemberId, newMemberId, input, token);
       else this.addMemberAndRebalance(group, newMemberId, input, token);
     } else if (input.apiVersion >= 4) {
-      group.pendingMembers.set(newMemberId, this.nowMs + input.sessionTimeoutMs);
+      group.pendingMembers.set(newMemberId, this.arm(this.nowMs + input.sessionTimeoutMs));
       this.completions.push({
         kind: "join",
         groupId: group.groupId,
@@ -499,7 +488,7 @@ export class GroupCoordinator {
       syncToken: null,
       isNew: true,
       // A new member cannot heartbeat before its first answer; bound its wait by the join timeout.
-      heartbeatDeadlineMs: this.nowMs + this.config.newMemberJoinTimeoutMs,
+      heartbeatDeadlineMs: this.arm(this.nowMs + this.config.newMemberJoinTimeoutMs),
     };
     // More members arriving while the first generation forms extends the initial delay.
     if (group.state === "PreparingRebalance" && group.generationId === 0) group.newMemberAdded = true;
@@ -582,10 +571,10 @@ export class GroupCoordinator {
       const delayMs = this.config.initialRebalanceDelayMs;
       group.initialJoinDelay = { delayMs, remainingMs: Math.max(rebalanceTimeoutMs - delayMs, 0) };
       group.newMemberAdded = false;
-      group.joinDeadlineMs = this.nowMs + delayMs;
+      group.joinDeadlineMs = this.arm(this.nowMs + delayMs);
     } else {
       group.initialJoinDelay = null;
-      group.joinDeadlineMs = this.nowMs + rebalanceTimeoutMs;
+      group.joinDeadlineMs = this.arm(this.nowMs + rebalanceTimeoutMs);
     }
     group.transitionTo("PreparingRebalance", this.nowMs);
     this.tryCompleteJoin(group);
@@ -603,7 +592,7 @@ export class GroupCoordinator {
       group.newMemberAdded = false;
       const nextDelayMs = Math.min(this.config.initialRebalanceDelayMs, delay.remainingMs);
       group.initialJoinDelay = { delayMs: nextDelayMs, remainingMs: Math.max(delay.remainingMs - delay.delayMs, 0) };
-      group.joinDeadlineMs = this.nowMs + nextDelayMs;
+      group.joinDeadlineMs = this.arm(this.nowMs + nextDelayMs);
       return;
     }
     this.completeJoin(group);
@@ -619,7 +608,7 @@ export class GroupCoordinator {
     }
     if (!group.maybeElectNewJoinedLeader() && group.members.size > 0) {
       // Nobody rejoined: wait another rebalance timeout while session timeouts clear the group.
-      group.joinDeadlineMs = this.nowMs + group.rebalanceTimeoutMs();
+      group.joinDeadlineMs = this.arm(this.nowMs + group.rebalanceTimeoutMs());
       return;
     }
     group.generationId += 1;
@@ -649,7 +638,7 @@ export class GroupCoordinator {
       member.isNew = false;
       group.pendingSyncMembers.add(member.memberId);
     }
-    group.syncDeadlineMs = this.nowMs + group.rebalanceTimeoutMs();
+    group.syncDeadlineMs = this.arm(this.nowMs + group.rebalanceTimeoutMs());
   }
 
   private expirePendingSync(group: ClassicGroup): void {
@@ -739,7 +728,12 @@ export class GroupCoordinator {
   }
 
   private scheduleHeartbeat(member: Member): void {
-    member.heartbeatDeadlineMs = this.nowMs + member.sessionTimeoutMs;
+    member.heartbeatDeadlineMs = this.arm(this.nowMs + member.sessionTimeoutMs);
+  }
+
+  private arm(deadlineMs: number): number {
+    this.timersDueNotBeforeMs = Math.min(this.timersDueNotBeforeMs, deadlineMs);
+    return deadlineMs;
   }
 }
 

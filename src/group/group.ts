@@ -140,7 +140,8 @@ export class ClassicGroup {
     if (this.state === "Empty") return memberProtocolType !== "" && memberProtocols.length > 0;
     if (this.protocolType !== memberProtocolType) return false;
     const votes = this.protocolVotes();
-    return memberProtocols.some((protocol) => votes.get(protocol.name) === this.members.size);
+    // A group whose members all left during a rebalance accepts any protocol of its type.
+    return memberProtocols.some((protocol) => (votes.get(protocol.name) ?? 0) === this.members.size);
   }
 
   /**
@@ -262,6 +263,31 @@ export class ClassicGroup {
 
   hasOffsets(): boolean {
     return this.offsets.size > 0;
+  }
+  /** Throws if a cross-field invariant is broken. */
+  checkInvariants(): void {
+    const assert = (ok: boolean, what: string) => {
+      if (!ok) throw new Error(`group ${this.groupId} (${this.state}, generation ${this.generationId}): ${what}`);
+    };
+    assert((this.members.size === 0) === (this.leaderId === null), "a leader exactly when there are members");
+    assert(this.leaderId === null || this.members.has(this.leaderId), "the leader is a member");
+    assert(this.state !== "Empty" || this.members.size === 0, "an Empty group has no members");
+    assert(this.state !== "Dead", "a Dead group is not kept");
+    assert((this.state === "PreparingRebalance") === (this.joinDeadlineMs !== null), "a join timer exactly while preparing");
+    assert(this.initialJoinDelay === null || this.state === "PreparingRebalance", "an initial delay only while preparing");
+    for (const [instanceId, memberId] of this.staticMembers) {
+      assert(this.members.get(memberId)?.groupInstanceId === instanceId, `static member ${instanceId} maps to its member`);
+    }
+    for (const memberId of this.pendingSyncMembers) assert(this.members.has(memberId), "pending sync members are members");
+    for (const memberId of this.pendingMembers.keys()) assert(!this.members.has(memberId), "pending members are not members");
+    const generationFormed = this.state === "CompletingRebalance" || this.state === "Stable";
+    assert(!generationFormed || this.protocolName !== null, "a formed generation has a protocol");
+    for (const member of this.members.values()) {
+      const prefix = `member ${member.memberId}`;
+      assert(member.joinToken === null || this.state === "PreparingRebalance", `${prefix} awaits join only while preparing`);
+      assert(member.syncToken === null || this.state === "CompletingRebalance", `${prefix} awaits sync only while completing`);
+      if (generationFormed) memberMetadata(member, this.protocolName!);
+    }
   }
 }
 

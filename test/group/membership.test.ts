@@ -406,3 +406,34 @@ describe("queries", () => {
     expect(h.core.nextDeadlineMs()).toBe(h.nowMs + testConfig.initialRebalanceDelayMs);
   });
 });
+
+describe("edge cases", () => {
+  test("a group whose members all left during the initial delay accepts new members of any protocol", () => {
+    const h = new Harness();
+    const a = h.joinNew(G, "a", { protocols: protocols("range") });
+    h.core.leave(G, [{ memberId: a.memberId, groupInstanceId: null }], h.nowMs);
+    h.collect();
+    expect(h.state(G)!.state).toBe("PreparingRebalance");
+    const b = h.joinNew(G, "b", { protocols: protocols("sticky") });
+    h.advance(300);
+    expect(h.joinAnswer(b.token)).toMatchObject({ errorCode: E.NONE, protocolName: "sticky", leader: b.memberId });
+  });
+
+  test("a second JoinGroup from the same member supersedes the first", () => {
+    const h = new Harness();
+    const a = h.joinNew(G, "a");
+    const again = h.join(G, { clientId: "a", memberId: a.memberId });
+    expect(h.joinAnswer(a.token).errorCode).toBe(E.REBALANCE_IN_PROGRESS);
+    h.advance(100);
+    expect(h.joinAnswer(again).errorCode).toBe(E.NONE);
+  });
+
+  test("a clock that steps back does not move time back or lose the next deadline", () => {
+    const h = new Harness();
+    const { memberIds, generationId } = h.stableGroup(G, ["a"]);
+    const deadlineMs = h.core.nextDeadlineMs();
+    expect(h.core.heartbeat(G, { memberId: memberIds[0]!, groupInstanceId: null, generationId }, h.nowMs - 10_000).errorCode).toBe(E.NONE);
+    expect(h.core.nextDeadlineMs()).toBeLessThanOrEqual(deadlineMs);
+    h.core.checkInvariants();
+  });
+});
