@@ -124,7 +124,9 @@ export class GroupCoordinator {
 
   join(groupId: string, input: JoinInput, nowMs: number, token: Token): void {
     this.advanceTo(nowMs);
-    const answer = (response: JoinResponse) => this.completions.push({ kind: "join", groupId, token, response });
+    const answer = (response: JoinResponse): void => {
+      this.completions.push({ kind: "join", groupId, token, response });
+    };
     if (input.sessionTimeoutMs < this.config.minSessionTimeoutMs || input.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
       answer(joinError(input.memberId, GroupErrorCode.INVALID_SESSION_TIMEOUT));
       return;
@@ -153,8 +155,9 @@ export class GroupCoordinator {
   sync(groupId: string, input: SyncInput, nowMs: number, token: Token): void {
     this.advanceTo(nowMs);
     const group = this.groups.get(groupId);
-    const answer = (errorCode: number) =>
+    const answer = (errorCode: number): void => {
       this.completions.push({ kind: "sync", groupId, token, response: syncError(errorCode, group) });
+    };
     if (group === undefined) return answer(GroupErrorCode.UNKNOWN_MEMBER_ID);
     const memberError = group.validateCurrentMember(input.memberId, input.groupInstanceId);
     if (memberError !== GroupErrorCode.NONE) return answer(memberError);
@@ -432,7 +435,9 @@ export class GroupCoordinator {
   }
 
   private currentMemberJoin(group: ClassicGroup, input: JoinInput, token: Token): void {
-    const answer = (response: JoinResponse) => this.completions.push({ kind: "join", groupId: group.groupId, token, response });
+    const answer = (response: JoinResponse): void => {
+      this.completions.push({ kind: "join", groupId: group.groupId, token, response });
+    };
     if (group.pendingMembers.has(input.memberId)) {
       if (input.groupInstanceId !== null) throw new Error("a pending member cannot be static");
       this.addMemberAndRebalance(group, input.memberId, input, token);
@@ -612,7 +617,8 @@ export class GroupCoordinator {
       return;
     }
     group.generationId += 1;
-    if (group.members.size > 0) {
+    const hasMembers = group.members.size > 0;
+    if (hasMembers) {
       group.protocolName = group.selectProtocol();
       group.subscribedTopics = group.computeSubscribedTopics();
       group.transitionTo("CompletingRebalance", this.nowMs);
@@ -627,9 +633,9 @@ export class GroupCoordinator {
       groupId: group.groupId,
       protocolType: group.protocolType,
       generationId: group.generationId,
-      emptySinceMs: group.state === "Empty" ? this.nowMs : null,
+      emptySinceMs: hasMembers ? null : this.nowMs,
     });
-    if (group.state === "Empty") return;
+    if (!hasMembers) return;
     for (const member of group.members.values()) {
       if (member.joinToken !== null) {
         this.answerJoin(group, member, this.currentGenerationJoin(group, member, group.isLeader(member.memberId)));

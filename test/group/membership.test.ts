@@ -262,7 +262,7 @@ describe("leaving", () => {
     const rejoin = h.join(G, { clientId: "a", memberId: memberIds[0] });
     h.core.leave(G, [{ memberId: memberIds[1]!, groupInstanceId: null }], h.nowMs);
     h.collect();
-    expect(h.joinAnswer(rejoin).members.map((member) => member.memberId)).toEqual([memberIds[0]]);
+    expect(h.joinAnswer(rejoin).members.map((member) => member.memberId)).toEqual([memberIds[0]!]);
   });
 
   test("a removed member's waiting JoinGroup is answered with UNKNOWN_MEMBER_ID", () => {

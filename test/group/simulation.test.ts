@@ -127,7 +127,7 @@ function runSeed(seed: number): void {
     } else if (response.errorCode === E.UNKNOWN_MEMBER_ID || response.errorCode === E.FENCED_INSTANCE_ID || response.errorCode === E.GROUP_MAX_SIZE_REACHED) {
       resetMember(client);
     } else {
-      expect([E.REBALANCE_IN_PROGRESS, E.INCONSISTENT_GROUP_PROTOCOL]).toContain(response.errorCode);
+      expect<number[]>([E.REBALANCE_IN_PROGRESS, E.INCONSISTENT_GROUP_PROTOCOL]).toContain(response.errorCode);
       client.phase = "idle";
       client.token = null;
     }
@@ -142,7 +142,7 @@ function runSeed(seed: number): void {
     } else if (response.errorCode === E.UNKNOWN_MEMBER_ID || response.errorCode === E.FENCED_INSTANCE_ID) {
       resetMember(client);
     } else {
-      expect([E.REBALANCE_IN_PROGRESS, E.ILLEGAL_GENERATION]).toContain(response.errorCode);
+      expect<number[]>([E.REBALANCE_IN_PROGRESS, E.ILLEGAL_GENERATION]).toContain(response.errorCode);
       client.phase = "idle";
     }
   };
@@ -203,7 +203,7 @@ function runSeed(seed: number): void {
           );
           h.collect();
           const errorCode = result.topics[0]!.partitions[0]!.errorCode;
-          expect([E.NONE, E.UNKNOWN_MEMBER_ID, E.ILLEGAL_GENERATION, E.FENCED_INSTANCE_ID]).toContain(errorCode);
+          expect<number[]>([E.NONE, E.UNKNOWN_MEMBER_ID, E.ILLEGAL_GENERATION, E.FENCED_INSTANCE_ID]).toContain(errorCode);
         } else if (roll < 0.85) {
           h.core.leave(client.groupId, [{ memberId: client.memberId, groupInstanceId: client.apiVersion >= 5 ? client.groupInstanceId : null }], h.nowMs);
           h.collect();
