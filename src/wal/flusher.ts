@@ -159,17 +159,21 @@ export class Flusher {
     const participants = [...this.dirty];
     this.dirty.clear();
     const works: FlushWork[] = [];
+    let error: Error | null = null;
     for (const participant of participants) {
-      const work = participant.beginFlush();
-      if (work !== null) works.push(work);
+      try {
+        const work = participant.beginFlush();
+        if (work !== null) works.push(work);
+      } catch (e) {
+        error ??= e instanceof Error ? e : new Error(String(e));
+      }
     }
     const fds = works.flatMap((w) => w.fds);
     const startMs = performance.now();
-    let error: Error | null = null;
     try {
       await Promise.all(fds.map(fdatasync));
     } catch (e) {
-      error = e instanceof Error ? e : new Error(String(e));
+      error ??= e instanceof Error ? e : new Error(String(e));
     }
     const elapsedMs = performance.now() - startMs;
     const appends = works.reduce((n, w) => n + w.appends, 0);

@@ -135,6 +135,18 @@ export class PartitionLog implements FlushParticipant {
     return this.segments.length;
   }
 
+  /** Per-segment facts for DescribeLogDirs, metrics and tests. */
+  describeSegments(): { baseOffset: number; nextOffset: number; sizeBytes: number; maxTimestampMs: number; offsetIndexEntries: number; timeIndexEntries: number }[] {
+    return this.segments.map((s) => ({
+      baseOffset: s.baseOffset,
+      nextOffset: s.nextOffset,
+      sizeBytes: s.sizeBytes,
+      maxTimestampMs: s.maxTimestampMs,
+      offsetIndexEntries: s.offsetIndex.count,
+      timeIndexEntries: s.timeIndex.count,
+    }));
+  }
+
   get logConfig(): Readonly<LogConfig> {
     return this.config;
   }
