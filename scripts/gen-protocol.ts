@@ -327,6 +327,8 @@ export class MessageGenerator {
     const context = this.valid;
     const live = fields.filter((f) => !isEmpty(intersect(parseRange(f.versions), context)));
     const flexCondition = versionCondition(this.flexible, context);
+    // Tagged sections exist only in flexible versions, so their conditions are relative to those.
+    const flexContext = intersect(context, this.flexible);
 
     this.out.push(`export interface ${typeName} {`);
     for (const field of fields) {
@@ -380,7 +382,7 @@ export class MessageGenerator {
         );
         for (const field of taggedFields) {
           const range = taggedRange(field);
-          const cond = versionCondition(range, context);
+          const cond = versionCondition(range, flexContext);
           const read = this.readField(field, "_" + camelCase(field.name), range, "true");
           body.push(`    case ${Number(field.tag)}:`);
           if (cond === "true") body.push(...read.map((l) => "      " + l));
@@ -420,7 +422,7 @@ export class MessageGenerator {
       } else {
         body.push("let tagCount = 0;");
         taggedFields.forEach((field, i) => {
-          const cond = versionCondition(taggedRange(field), context);
+          const cond = versionCondition(taggedRange(field), flexContext);
           body.push(`const tagged${i} = ${this.valueOrDefault(field, "m." + camelCase(field.name))};`);
           const differs = this.differsFromDefault(field, `tagged${i}`);
           body.push(`const write${i} = ${cond === "true" ? "" : `(${cond}) && `}${differs};`, `if (write${i}) tagCount++;`);

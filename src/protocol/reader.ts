@@ -119,18 +119,28 @@ export class Reader {
     return (raw >>> 1) ^ -(raw & 1);
   }
 
-  /** Zigzag-encoded signed 64-bit varint, as a number (exact up to 2^53). */
+  /** Zigzag-encoded signed 64-bit varint, as a number (exact up to 2^53 in magnitude). */
   readVarlong(): number {
+    const start = this.pos;
     let raw = 0;
     for (let shift = 0; shift < 70; shift += 7) {
       if (this.pos >= this.end) throw new ProtocolError(`truncated varlong at offset ${this.pos}`);
       const byte = this.buf[this.pos++]!;
       raw += (byte & 0x7f) * 2 ** shift;
       if ((byte & 0x80) === 0) {
+        // Up to 7 bytes (49 bits) the float sum is exact; longer ones are decoded exactly with BigInt.
+        if (shift >= 49) return this.varlongSlow(start);
         return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
       }
     }
     throw new ProtocolError("varlong longer than 10 bytes");
+  }
+
+  private varlongSlow(start: number): number {
+    let raw = 0n;
+    for (let i = start, shift = 0n; i < this.pos; i++, shift += 7n) raw |= BigInt(this.buf[i]! & 0x7f) << shift;
+    raw = BigInt.asUintN(64, raw);
+    return Number((raw >> 1n) ^ -(raw & 1n));
   }
 
   readUuid(): string {

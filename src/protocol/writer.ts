@@ -132,6 +132,17 @@ export class Writer {
 
   writeVarlong(value: number): void {
     this.ensure(10);
+    if (Math.abs(value) >= 2 ** 52) {
+      // The zigzag doubling would lose the low bit as a float; BigInt keeps it exact on this rare path.
+      const big = BigInt(Math.trunc(value));
+      let zigzag = BigInt.asUintN(64, (big << 1n) ^ (big >> 63n));
+      while (zigzag >= 0x80n) {
+        this.buf[this.pos++] = Number(zigzag & 0x7fn) | 0x80;
+        zigzag >>= 7n;
+      }
+      this.buf[this.pos++] = Number(zigzag);
+      return;
+    }
     let rest = value >= 0 ? value * 2 : -value * 2 - 1;
     while (rest >= 0x80) {
       this.buf[this.pos++] = (rest % 0x80) | 0x80;

@@ -407,9 +407,7 @@ export function readFetchRequest(r: Reader, v: number): FetchRequest {
       if (size > r.remaining()) throw new ProtocolError(`tagged field ${tag} of ${size} bytes overruns the frame`);
       switch (tag) {
         case 0:
-          if (v >= 12) {
-            _clusterId = r.readCompactNullableString();
-          } else r.pos = tagEnd;
+          _clusterId = r.readCompactNullableString();
           break;
         case 1:
           if (v >= 15) {
@@ -484,7 +482,7 @@ export function writeFetchRequest(w: Writer, v: number, m: Encodable<FetchReques
   if (v >= 12) {
     let tagCount = 0;
     const tagged0 = (m.clusterId === undefined ? null : m.clusterId);
-    const write0 = (v >= 12) && tagged0 !== null;
+    const write0 = tagged0 !== null;
     if (write0) tagCount++;
     const tagged1 = (m.replicaState === undefined ? EMPTY_OBJECT : m.replicaState);
     const write1 = (v >= 15) && true;
@@ -834,19 +832,13 @@ export function readFetchResponsePartitionData(r: Reader, v: number): FetchRespo
       if (size > r.remaining()) throw new ProtocolError(`tagged field ${tag} of ${size} bytes overruns the frame`);
       switch (tag) {
         case 0:
-          if (v >= 12) {
-            _divergingEpoch = readFetchResponseEpochEndOffset(r, v);
-          } else r.pos = tagEnd;
+          _divergingEpoch = readFetchResponseEpochEndOffset(r, v);
           break;
         case 1:
-          if (v >= 12) {
-            _currentLeader = readFetchResponseLeaderIdAndEpoch(r, v);
-          } else r.pos = tagEnd;
+          _currentLeader = readFetchResponseLeaderIdAndEpoch(r, v);
           break;
         case 2:
-          if (v >= 12) {
-            _snapshotId = readFetchResponseSnapshotId(r, v);
-          } else r.pos = tagEnd;
+          _snapshotId = readFetchResponseSnapshotId(r, v);
           break;
         default:
           r.pos = tagEnd;
@@ -909,13 +901,13 @@ export function writeFetchResponsePartitionData(w: Writer, v: number, m: Encodab
   if (v >= 12) {
     let tagCount = 0;
     const tagged0 = (m.divergingEpoch === undefined ? EMPTY_OBJECT : m.divergingEpoch);
-    const write0 = (v >= 12) && true;
+    const write0 = true;
     if (write0) tagCount++;
     const tagged1 = (m.currentLeader === undefined ? EMPTY_OBJECT : m.currentLeader);
-    const write1 = (v >= 12) && true;
+    const write1 = true;
     if (write1) tagCount++;
     const tagged2 = (m.snapshotId === undefined ? EMPTY_OBJECT : m.snapshotId);
-    const write2 = (v >= 12) && true;
+    const write2 = true;
     if (write2) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {

@@ -278,40 +278,32 @@ export function readApiVersionsResponse(r: Reader, v: number): ApiVersionsRespon
       if (size > r.remaining()) throw new ProtocolError(`tagged field ${tag} of ${size} bytes overruns the frame`);
       switch (tag) {
         case 0:
-          if (v >= 3) {
-            {
-              const count = r.readArrayCount(true);
-              if (count < 0) { throw new ProtocolError("null for non-nullable array ApiVersionsResponse.SupportedFeatures"); }
-              else {
-                const items: ApiVersionsResponseSupportedFeatureKey[] = [];
-                for (let i = 0; i < count; i++) items.push(readApiVersionsResponseSupportedFeatureKey(r, v));
-                _supportedFeatures = items;
-              }
+          {
+            const count = r.readArrayCount(true);
+            if (count < 0) { throw new ProtocolError("null for non-nullable array ApiVersionsResponse.SupportedFeatures"); }
+            else {
+              const items: ApiVersionsResponseSupportedFeatureKey[] = [];
+              for (let i = 0; i < count; i++) items.push(readApiVersionsResponseSupportedFeatureKey(r, v));
+              _supportedFeatures = items;
             }
-          } else r.pos = tagEnd;
+          }
           break;
         case 1:
-          if (v >= 3) {
-            _finalizedFeaturesEpoch = r.readInt64();
-          } else r.pos = tagEnd;
+          _finalizedFeaturesEpoch = r.readInt64();
           break;
         case 2:
-          if (v >= 3) {
-            {
-              const count = r.readArrayCount(true);
-              if (count < 0) { throw new ProtocolError("null for non-nullable array ApiVersionsResponse.FinalizedFeatures"); }
-              else {
-                const items: ApiVersionsResponseFinalizedFeatureKey[] = [];
-                for (let i = 0; i < count; i++) items.push(readApiVersionsResponseFinalizedFeatureKey(r, v));
-                _finalizedFeatures = items;
-              }
+          {
+            const count = r.readArrayCount(true);
+            if (count < 0) { throw new ProtocolError("null for non-nullable array ApiVersionsResponse.FinalizedFeatures"); }
+            else {
+              const items: ApiVersionsResponseFinalizedFeatureKey[] = [];
+              for (let i = 0; i < count; i++) items.push(readApiVersionsResponseFinalizedFeatureKey(r, v));
+              _finalizedFeatures = items;
             }
-          } else r.pos = tagEnd;
+          }
           break;
         case 3:
-          if (v >= 3) {
-            _zkMigrationReady = r.readBool();
-          } else r.pos = tagEnd;
+          _zkMigrationReady = r.readBool();
           break;
         default:
           r.pos = tagEnd;
@@ -347,16 +339,16 @@ export function writeApiVersionsResponse(w: Writer, v: number, m: Encodable<ApiV
   if (v >= 3) {
     let tagCount = 0;
     const tagged0 = (m.supportedFeatures === undefined ? EMPTY_ARRAY : m.supportedFeatures);
-    const write0 = (v >= 3) && tagged0.length > 0;
+    const write0 = tagged0.length > 0;
     if (write0) tagCount++;
     const tagged1 = (m.finalizedFeaturesEpoch === undefined ? -1 : m.finalizedFeaturesEpoch);
-    const write1 = (v >= 3) && tagged1 !== -1;
+    const write1 = tagged1 !== -1;
     if (write1) tagCount++;
     const tagged2 = (m.finalizedFeatures === undefined ? EMPTY_ARRAY : m.finalizedFeatures);
-    const write2 = (v >= 3) && tagged2.length > 0;
+    const write2 = tagged2.length > 0;
     if (write2) tagCount++;
     const tagged3 = (m.zkMigrationReady === undefined ? false : m.zkMigrationReady);
-    const write3 = (v >= 3) && tagged3 !== false;
+    const write3 = tagged3 !== false;
     if (write3) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {

@@ -408,9 +408,7 @@ export function readCreateTopicsResponseCreatableTopicResult(r: Reader, v: numbe
       if (size > r.remaining()) throw new ProtocolError(`tagged field ${tag} of ${size} bytes overruns the frame`);
       switch (tag) {
         case 0:
-          if (v >= 5) {
-            _topicConfigErrorCode = r.readInt16();
-          } else r.pos = tagEnd;
+          _topicConfigErrorCode = r.readInt16();
           break;
         default:
           r.pos = tagEnd;
@@ -466,7 +464,7 @@ export function writeCreateTopicsResponseCreatableTopicResult(w: Writer, v: numb
   if (v >= 5) {
     let tagCount = 0;
     const tagged0 = (m.topicConfigErrorCode === undefined ? 0 : m.topicConfigErrorCode);
-    const write0 = (v >= 5) && tagged0 !== 0;
+    const write0 = tagged0 !== 0;
     if (write0) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {

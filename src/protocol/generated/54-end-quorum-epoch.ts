@@ -529,17 +529,15 @@ export function readEndQuorumEpochResponse(r: Reader, v: number): EndQuorumEpoch
       if (size > r.remaining()) throw new ProtocolError(`tagged field ${tag} of ${size} bytes overruns the frame`);
       switch (tag) {
         case 0:
-          if (v >= 1) {
-            {
-              const count = r.readArrayCount(true);
-              if (count < 0) { throw new ProtocolError("null for non-nullable array EndQuorumEpochResponse.NodeEndpoints"); }
-              else {
-                const items: EndQuorumEpochResponseNodeEndpoint[] = [];
-                for (let i = 0; i < count; i++) items.push(readEndQuorumEpochResponseNodeEndpoint(r, v));
-                _nodeEndpoints = items;
-              }
+          {
+            const count = r.readArrayCount(true);
+            if (count < 0) { throw new ProtocolError("null for non-nullable array EndQuorumEpochResponse.NodeEndpoints"); }
+            else {
+              const items: EndQuorumEpochResponseNodeEndpoint[] = [];
+              for (let i = 0; i < count; i++) items.push(readEndQuorumEpochResponseNodeEndpoint(r, v));
+              _nodeEndpoints = items;
             }
-          } else r.pos = tagEnd;
+          }
           break;
         default:
           r.pos = tagEnd;
@@ -567,7 +565,7 @@ export function writeEndQuorumEpochResponse(w: Writer, v: number, m: Encodable<E
   if (v >= 1) {
     let tagCount = 0;
     const tagged0 = (m.nodeEndpoints === undefined ? EMPTY_ARRAY : m.nodeEndpoints);
-    const write0 = (v >= 1) && tagged0.length > 0;
+    const write0 = tagged0.length > 0;
     if (write0) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {
