@@ -74,6 +74,14 @@ describe("joining", () => {
     expect(h.nowMs - startMs).toBeLessThanOrEqual(350);
   });
 
+  test("without an initial delay the first rebalance completes at the next tick", () => {
+    const h = new Harness({ ...testConfig, initialRebalanceDelayMs: 0 });
+    const a = h.joinNew(G, "a");
+    expect(h.core.nextDeadlineMs()).toBe(h.nowMs);
+    h.advance(0);
+    expect(h.joinAnswer(a.token)).toMatchObject({ errorCode: E.NONE, generationId: 1 });
+  });
+
   test("protocols are chosen by the members' votes among those all support", () => {
     const h = new Harness();
     const a = h.joinNew(G, "a", { protocols: protocols("roundrobin", "range") });
@@ -358,6 +366,23 @@ describe("static membership", () => {
     expect(h.joinAnswer(first).errorCode).toBe(E.FENCED_INSTANCE_ID);
     h.advance(100);
     expect(h.joinAnswer(second)).toMatchObject({ errorCode: E.NONE, generationId: 1 });
+  });
+
+  test("a rebalance nobody rejoins waits for the static members' sessions to end", () => {
+    const h = new Harness();
+    const { a, generationId } = stableStaticGroup(h);
+    h.core.leave(G, [{ memberId: "", groupInstanceId: "ib" }], h.nowMs);
+    h.collect();
+    for (let elapsedMs = 0; elapsedMs < 2 * REBALANCE_TIMEOUT_MS; elapsedMs += 500) {
+      expect(h.heartbeat(G, a, generationId, "ia")).toBe(E.REBALANCE_IN_PROGRESS);
+      h.advance(500);
+    }
+    // Still waiting for its only member, which is static and has not rejoined.
+    expect(h.state(G)).toMatchObject({ state: "PreparingRebalance", memberIds: [a] });
+    h.advance(SESSION_TIMEOUT_MS);
+    // It became Empty, and an Empty group without offsets is swept away.
+    expect(h.records).toContainEqual({ type: "group", groupId: G, protocolType: "consumer", generationId: generationId + 1, emptySinceMs: expect.any(Number) });
+    expect(h.state(G)).toBeNull();
   });
 
   test("leaving by instance id removes the static member", () => {
