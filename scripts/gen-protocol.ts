@@ -319,7 +319,7 @@ export class MessageGenerator {
     if (field.type.startsWith("[]")) return fallback === "null" ? `${local} !== null` : `${local}.length > 0`;
     if (field.type === "bytes") return fallback === "null" ? `${local} !== null` : `(${local} === null || ${local}.length > 0)`;
     if (PRIMITIVES.has(field.type)) return `${local} !== ${fallback}`;
-    return fallback === "null" ? `${local} !== null` : "true";
+    return fallback === "null" ? `${local} !== null` : `!isDefault${this.struct(field.type).typeName}(${local})`;
   }
 
   private emitStruct(info: StructInfo): void {
@@ -460,7 +460,47 @@ export class MessageGenerator {
     // Nested structs first would read better, but any order compiles: functions are hoisted.
     const ordered = [...this.structs.values()].reverse();
     for (const info of ordered) this.emitStruct(info);
+    for (const info of this.structsCheckedForDefault()) this.emitIsDefault(info);
     return this.out.join("\n");
+  }
+
+  /** Structs held by tagged fields, and the structs inside them: a tagged struct is written only when not default. */
+  private structsCheckedForDefault(): StructInfo[] {
+    const found = new Map<string, StructInfo>();
+    const add = (name: string): void => {
+      if (found.has(name)) return;
+      const info = this.struct(name);
+      found.set(name, info);
+      for (const field of info.fields) {
+        const type = elementType(field.type);
+        if (!PRIMITIVES.has(type) && !field.type.startsWith("[]")) add(type);
+      }
+    };
+    for (const info of this.structs.values()) {
+      for (const field of info.fields) {
+        if (field.tag !== undefined && !field.type.startsWith("[]") && !PRIMITIVES.has(field.type)) add(field.type);
+      }
+    }
+    return [...found.values()];
+  }
+
+  private emitIsDefault(info: StructInfo): void {
+    const checks = info.fields.map((field) => {
+      const access = `m.${camelCase(field.name)}`;
+      const fallback = this.defaultValue(field);
+      let equal: string;
+      if (fallback === "null") equal = `${access} === null`;
+      else if (field.type.startsWith("[]") || field.type === "bytes") equal = `(${access} !== null && ${access}.length === 0)`;
+      else if (PRIMITIVES.has(field.type)) equal = `${access} === ${fallback}`;
+      else equal = `(${access} !== null && isDefault${this.struct(field.type).typeName}(${access}))`;
+      return `(${access} === undefined || ${equal})`;
+    });
+    this.out.push(
+      `function isDefault${info.typeName}(m: Encodable<${info.typeName}>): boolean {`,
+      `  return ${checks.length === 0 ? "true" : checks.join(" &&\n    ")};`,
+      "}",
+      "",
+    );
   }
 }
 

@@ -461,7 +461,7 @@ export function writeProduceResponsePartitionProduceResponse(w: Writer, v: numbe
   if (v >= 9) {
     let tagCount = 0;
     const tagged0 = (m.currentLeader === undefined ? EMPTY_OBJECT : m.currentLeader);
-    const write0 = (v >= 10) && true;
+    const write0 = (v >= 10) && !isDefaultProduceResponseLeaderIdAndEpoch(tagged0);
     if (write0) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {
@@ -613,4 +613,9 @@ export function writeProduceResponse(w: Writer, v: number, m: Encodable<ProduceR
       w.writeTaggedField(0, tw);
     }
   }
+}
+
+function isDefaultProduceResponseLeaderIdAndEpoch(m: Encodable<ProduceResponseLeaderIdAndEpoch>): boolean {
+  return (m.leaderId === undefined || m.leaderId === -1) &&
+    (m.leaderEpoch === undefined || m.leaderEpoch === -1);
 }

@@ -485,7 +485,7 @@ export function writeFetchRequest(w: Writer, v: number, m: Encodable<FetchReques
     const write0 = tagged0 !== null;
     if (write0) tagCount++;
     const tagged1 = (m.replicaState === undefined ? EMPTY_OBJECT : m.replicaState);
-    const write1 = (v >= 15) && true;
+    const write1 = (v >= 15) && !isDefaultFetchRequestReplicaState(tagged1);
     if (write1) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {
@@ -499,6 +499,11 @@ export function writeFetchRequest(w: Writer, v: number, m: Encodable<FetchReques
       w.writeTaggedField(1, tw);
     }
   }
+}
+
+function isDefaultFetchRequestReplicaState(m: Encodable<FetchRequestReplicaState>): boolean {
+  return (m.replicaId === undefined || m.replicaId === -1) &&
+    (m.replicaEpoch === undefined || m.replicaEpoch === -1);
 }
 
 export interface FetchResponseNodeEndpoint {
@@ -901,13 +906,13 @@ export function writeFetchResponsePartitionData(w: Writer, v: number, m: Encodab
   if (v >= 12) {
     let tagCount = 0;
     const tagged0 = (m.divergingEpoch === undefined ? EMPTY_OBJECT : m.divergingEpoch);
-    const write0 = true;
+    const write0 = !isDefaultFetchResponseEpochEndOffset(tagged0);
     if (write0) tagCount++;
     const tagged1 = (m.currentLeader === undefined ? EMPTY_OBJECT : m.currentLeader);
-    const write1 = true;
+    const write1 = !isDefaultFetchResponseLeaderIdAndEpoch(tagged1);
     if (write1) tagCount++;
     const tagged2 = (m.snapshotId === undefined ? EMPTY_OBJECT : m.snapshotId);
-    const write2 = true;
+    const write2 = !isDefaultFetchResponseSnapshotId(tagged2);
     if (write2) tagCount++;
     w.writeUnsignedVarint(tagCount);
     if (write0) {
@@ -1107,4 +1112,19 @@ export function writeFetchResponse(w: Writer, v: number, m: Encodable<FetchRespo
       w.writeTaggedField(0, tw);
     }
   }
+}
+
+function isDefaultFetchResponseEpochEndOffset(m: Encodable<FetchResponseEpochEndOffset>): boolean {
+  return (m.epoch === undefined || m.epoch === -1) &&
+    (m.endOffset === undefined || m.endOffset === -1);
+}
+
+function isDefaultFetchResponseLeaderIdAndEpoch(m: Encodable<FetchResponseLeaderIdAndEpoch>): boolean {
+  return (m.leaderId === undefined || m.leaderId === -1) &&
+    (m.leaderEpoch === undefined || m.leaderEpoch === -1);
+}
+
+function isDefaultFetchResponseSnapshotId(m: Encodable<FetchResponseSnapshotId>): boolean {
+  return (m.endOffset === undefined || m.endOffset === -1) &&
+    (m.epoch === undefined || m.epoch === -1);
 }

@@ -485,7 +485,7 @@ export function writeFetchSnapshotResponsePartitionSnapshot(w: Writer, v: number
   }
   let tagCount = 0;
   const tagged0 = (m.currentLeader === undefined ? EMPTY_OBJECT : m.currentLeader);
-  const write0 = true;
+  const write0 = !isDefaultFetchSnapshotResponseLeaderIdAndEpoch(tagged0);
   if (write0) tagCount++;
   w.writeUnsignedVarint(tagCount);
   if (write0) {
@@ -636,4 +636,9 @@ export function writeFetchSnapshotResponse(w: Writer, v: number, m: Encodable<Fe
     for (const item of tagged0) { writeFetchSnapshotResponseNodeEndpoint(tw, v, item); }
     w.writeTaggedField(0, tw);
   }
+}
+
+function isDefaultFetchSnapshotResponseLeaderIdAndEpoch(m: Encodable<FetchSnapshotResponseLeaderIdAndEpoch>): boolean {
+  return (m.leaderId === undefined || m.leaderId === 0) &&
+    (m.leaderEpoch === undefined || m.leaderEpoch === 0);
 }

@@ -291,7 +291,7 @@ export function writeUpdateRaftVoterResponse(w: Writer, v: number, m: Encodable<
   }
   let tagCount = 0;
   const tagged0 = (m.currentLeader === undefined ? EMPTY_OBJECT : m.currentLeader);
-  const write0 = true;
+  const write0 = !isDefaultUpdateRaftVoterResponseCurrentLeader(tagged0);
   if (write0) tagCount++;
   w.writeUnsignedVarint(tagCount);
   if (write0) {
@@ -299,4 +299,11 @@ export function writeUpdateRaftVoterResponse(w: Writer, v: number, m: Encodable<
     writeUpdateRaftVoterResponseCurrentLeader(tw, v, tagged0);
     w.writeTaggedField(0, tw);
   }
+}
+
+function isDefaultUpdateRaftVoterResponseCurrentLeader(m: Encodable<UpdateRaftVoterResponseCurrentLeader>): boolean {
+  return (m.leaderId === undefined || m.leaderId === -1) &&
+    (m.leaderEpoch === undefined || m.leaderEpoch === -1) &&
+    (m.host === undefined || m.host === "") &&
+    (m.port === undefined || m.port === 0);
 }
