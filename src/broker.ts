@@ -12,7 +12,7 @@ import { brokerTopicDefaults } from "./metadata/topic-configs.ts";
 import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
 import { RequestMetrics } from "./metrics/request-metrics.ts";
 import { KafkaServer } from "./net/kafka-server.ts";
-import { randomUuid } from "./protocol/uuid.ts";
+import { randomUuid } from "./protocol/reader.ts";
 
 const log = logger("broker");
 

@@ -1,7 +1,7 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
 import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from "../protocol/generated/03-metadata.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
-import { ZERO_UUID } from "../protocol/uuid.ts";
+import { ZERO_UUID } from "../protocol/reader.ts";
 import type { Encodable } from "../protocol/encodable.ts";
 import type { TopicRecord } from "../metadata/records.ts";
 import type { ApiHandler } from "./handler.ts";

@@ -1,7 +1,7 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
 import type { CreateTopicsRequest, CreateTopicsResponse } from "../protocol/generated/19-create-topics.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
-import { ZERO_UUID } from "../protocol/uuid.ts";
+import { ZERO_UUID } from "../protocol/reader.ts";
 import { describeTopicConfigs } from "../metadata/effective-configs.ts";
 import type { ApiHandler } from "./handler.ts";
 

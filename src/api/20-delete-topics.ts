@@ -1,6 +1,6 @@
 import type { DeleteTopicsRequest, DeleteTopicsResponse } from "../protocol/generated/20-delete-topics.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
-import { ZERO_UUID } from "../protocol/uuid.ts";
+import { ZERO_UUID } from "../protocol/reader.ts";
 import type { ApiHandler } from "./handler.ts";
 
 function targets(request: DeleteTopicsRequest, version: number): { name: string | null; topicId: string | null }[] {

@@ -10,6 +10,8 @@ export interface RequestContext {
   readonly clientId: string | null;
   readonly connectionId: number;
   readonly clientHost: string;
+  /** Keeps borrowed views (mapped segment bytes) alive until the response that carries them is written. */
+  releaseAfterWrite(release: () => void): void;
 }
 
 /** Returned by a handler that must not answer (Produce with acks=0). */

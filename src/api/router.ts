@@ -11,6 +11,38 @@ import type { RequestMetrics } from "../metrics/request-metrics.ts";
 
 const log = logger("api");
 
+class HandlerContext implements RequestContext {
+  private releases: (() => void)[] | null = null;
+  readonly connectionId: number;
+  readonly clientHost: string;
+
+  constructor(
+    readonly broker: Broker,
+    readonly apiKey: number,
+    readonly apiVersion: number,
+    readonly correlationId: number,
+    readonly clientId: string | null,
+    connection: ConnectionInfo,
+  ) {
+    this.connectionId = connection.id;
+    this.clientHost = connection.remoteAddress;
+  }
+
+  releaseAfterWrite(release: () => void): void {
+    (this.releases ??= []).push(release);
+  }
+
+  /** One callback that runs every registered release, or undefined when there are none. */
+  takeReleases(): (() => void) | undefined {
+    const releases = this.releases;
+    this.releases = null;
+    if (!releases) return undefined;
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+}
+
 /** Decodes request frames, dispatches them to the handler for their API and encodes the answers. */
 export class Router {
   private readonly handlers = new Map<number, ApiHandler>();
@@ -66,15 +98,7 @@ export class Router {
       throw error;
     }
 
-    const ctx: RequestContext = {
-      broker: this.broker,
-      apiKey,
-      apiVersion,
-      correlationId,
-      clientId,
-      connectionId: connection.id,
-      clientHost: connection.remoteAddress,
-    };
+    const ctx = new HandlerContext(this.broker, apiKey, apiVersion, correlationId, clientId, connection);
     const startedNs = Bun.nanoseconds();
     let result: ReturnType<ApiHandler["handle"]>;
     try {
@@ -91,20 +115,23 @@ export class Router {
     return this.encode(schema, ctx, result, startedNs);
   };
 
-  private encode(schema: ApiSchema, ctx: RequestContext, response: unknown, startedNs: number): Outgoing {
+  private encode(schema: ApiSchema, ctx: HandlerContext, response: unknown, startedNs: number): Outgoing {
     this.metrics.observe(ctx.apiKey, (Bun.nanoseconds() - startedNs) / 1e6, false);
-    if (response === NO_RESPONSE) return null;
+    if (response === NO_RESPONSE) {
+      ctx.takeReleases()?.();
+      return null;
+    }
     const writer = new Writer();
     writeResponseHeader(writer, schema.responseHeaderVersion(ctx.apiVersion), { correlationId: ctx.correlationId });
     schema.writeResponse(writer, ctx.apiVersion, response as never);
-    return writer.finish().chunks;
+    return { chunks: writer.finish().chunks, onWritten: ctx.takeReleases() };
   }
 
   /** An unexpected exception is logged with the request header and answered with UNKNOWN_SERVER_ERROR. */
   private failed(
     schema: ApiSchema,
     handler: ApiHandler,
-    ctx: RequestContext,
+    ctx: HandlerContext,
     request: unknown,
     error: unknown,
     startedNs: number,
@@ -123,7 +150,8 @@ export class Router {
     const writer = new Writer();
     writeResponseHeader(writer, schema.responseHeaderVersion(ctx.apiVersion), { correlationId: ctx.correlationId });
     schema.writeResponse(writer, ctx.apiVersion, response as never);
-    return writer.finish().chunks;
+    ctx.takeReleases()?.();
+    return { chunks: writer.finish().chunks };
   }
 
   /** Kafka answers an ApiVersions request it cannot parse with a v0 body, so the client can retry with a version we know. */
@@ -132,6 +160,6 @@ export class Router {
     const writer = new Writer();
     writeResponseHeader(writer, 0, { correlationId });
     schema.writeResponse(writer, 0, { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.supportedApis() } as never);
-    return writer.finish().chunks;
+    return { chunks: writer.finish().chunks };
   }
 }

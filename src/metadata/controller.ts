@@ -242,6 +242,15 @@ export class Controller {
     });
   }
 
+  /** Reserves a block of producer ids in the metadata log, so no id is handed out twice, even across restarts. */
+  allocateProducerIds(count: number): Promise<number> {
+    return this.serialize(async () => {
+      const firstProducerId = this.state.nextProducerId;
+      await this.metadata.propose([{ type: "allocate-producer-ids", firstProducerId, count }]);
+      return firstProducerId;
+    });
+  }
+
   initCluster(clusterId: string): Promise<void> {
     return this.serialize(async () => {
       if (this.state.clusterId === null) await this.metadata.propose([{ type: "init-cluster", clusterId }]);

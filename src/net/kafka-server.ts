@@ -30,7 +30,8 @@ interface ConnectionState {
   info: ConnectionInfo;
   decoder: FrameDecoder;
   responses: ResponseQueue;
-  writeQueue: Uint8Array[];
+  /** Bytes to write, and callbacks to run once the bytes before them are written. */
+  writeQueue: (Uint8Array | (() => void))[];
   queuedBytes: number;
   paused: boolean;
   closed: boolean;
@@ -131,7 +132,10 @@ export class KafkaServer {
     }
     if (result instanceof Promise) {
       result.then(
-        (outgoing) => this.complete(socket, ticket, outgoing),
+        (outgoing) => {
+          if (state.closed) outgoing?.onWritten?.();
+          else this.complete(socket, ticket, outgoing);
+        },
         (error) => this.failRequest(socket, error),
       );
     } else {
@@ -155,10 +159,11 @@ export class KafkaServer {
     for (const ready of state.responses.complete(ticket, outgoing)) {
       if (ready === null) continue;
       let byteLength = 0;
-      for (const chunk of ready) byteLength += chunk.byteLength;
+      for (const chunk of ready.chunks) byteLength += chunk.byteLength;
       const prefix = new Uint8Array(4);
       new DataView(prefix.buffer).setInt32(0, byteLength);
-      state.writeQueue.push(prefix, ...ready);
+      state.writeQueue.push(prefix, ...ready.chunks);
+      if (ready.onWritten) state.writeQueue.push(ready.onWritten);
       state.queuedBytes += 4 + byteLength;
     }
     this.flushWrites(socket);
@@ -170,6 +175,11 @@ export class KafkaServer {
     const state = socket.data;
     while (state.writeQueue.length > 0 && !state.closed) {
       const head = state.writeQueue[0]!;
+      if (typeof head === "function") {
+        state.writeQueue.shift();
+        head();
+        continue;
+      }
       const written = socket.write(head);
       if (written < 0) {
         this.close(socket);
@@ -201,6 +211,7 @@ export class KafkaServer {
     const state = socket.data;
     if (state.closed) return;
     state.closed = true;
+    for (const item of state.writeQueue) if (typeof item === "function") item();
     state.writeQueue.length = 0;
     socket.end();
   }

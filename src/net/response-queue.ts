@@ -2,7 +2,14 @@
  * Kafka clients match responses to requests by order as well as correlation id, so a connection
  * answers in request order even when a later request's handler finishes first.
  */
-export type Outgoing = readonly Uint8Array[] | null;
+export interface Response {
+  readonly chunks: readonly Uint8Array[];
+  /** Called once every chunk has been handed to the kernel, or the connection closed: releases views it borrowed. */
+  readonly onWritten?: () => void;
+}
+
+/** null: the request gets no response. */
+export type Outgoing = Response | null;
 
 export class ResponseQueue {
   private readonly slots: (Outgoing | undefined)[] = [];
