@@ -63,6 +63,8 @@ export interface ClusterOptions {
   nodeCount: number;
   seed: number;
   tickMs: number;
+  /** Each node's tick interval varies by up to this much: clocks drift. */
+  tickJitterMs?: number;
   config?: Partial<RaftConfig>;
   /** Compact when this many applied entries sit above the snapshot (0: never). */
   compactEveryEntries: number;
@@ -161,7 +163,8 @@ export class SimCluster {
     for (const node of this.nodes) {
       if (node.core && node.nextTickAtMs <= this.nowMs) {
         node.core.tick();
-        node.nextTickAtMs = this.nowMs + this.options.tickMs;
+        const jitterMs = this.options.tickJitterMs ?? 0;
+        node.nextTickAtMs = this.nowMs + this.options.tickMs - jitterMs + this.random.int(2 * jitterMs + 1);
       }
     }
     for (const node of this.nodes) this.processReady(node);
