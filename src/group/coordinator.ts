@@ -5,7 +5,7 @@
  * Time moves only through the nowMs arguments: every call first fires the timers due by then.
  */
 import { ClassicGroup, memberMetadata, protocolsMatch, type Member } from "./group.ts";
-import { GroupErrorCode } from "./errors.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
 import { OffsetStore, validateOffsetCommit } from "./offsets.ts";
 import type {
   Completion,
@@ -128,22 +128,22 @@ export class GroupCoordinator {
       this.completions.push({ kind: "join", groupId, token, response });
     };
     if (input.sessionTimeoutMs < this.config.minSessionTimeoutMs || input.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
-      answer(joinError(input.memberId, GroupErrorCode.INVALID_SESSION_TIMEOUT));
+      answer(joinError(input.memberId, ErrorCode.INVALID_SESSION_TIMEOUT));
       return;
     }
     const isUnknownMember = input.memberId === "";
     const existing = this.groups.get(groupId);
     if (existing === undefined && !isUnknownMember) {
-      answer(joinError(input.memberId, GroupErrorCode.UNKNOWN_MEMBER_ID));
+      answer(joinError(input.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
       return;
     }
     const group = existing ?? this.getOrCreateGroup(groupId);
     if (!this.acceptJoiningMember(group, input.memberId)) {
       if (group.has(input.memberId)) this.removeMemberAndUpdateGroup(group, group.get(input.memberId));
       else group.pendingMembers.delete(input.memberId);
-      answer(joinError("", GroupErrorCode.GROUP_MAX_SIZE_REACHED));
+      answer(joinError("", ErrorCode.GROUP_MAX_SIZE_REACHED));
     } else if (!group.supportsProtocols(input.protocolType, input.protocols)) {
-      answer(joinError(input.memberId, GroupErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+      answer(joinError(input.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     } else if (isUnknownMember) {
       this.newMemberJoin(group, input, token);
     } else {
@@ -158,31 +158,31 @@ export class GroupCoordinator {
     const answer = (errorCode: number): void => {
       this.completions.push({ kind: "sync", groupId, token, response: syncError(errorCode, group) });
     };
-    if (group === undefined) return answer(GroupErrorCode.UNKNOWN_MEMBER_ID);
+    if (group === undefined) return answer(ErrorCode.UNKNOWN_MEMBER_ID);
     const memberError = group.validateCurrentMember(input.memberId, input.groupInstanceId);
-    if (memberError !== GroupErrorCode.NONE) return answer(memberError);
-    if (input.generationId !== group.generationId) return answer(GroupErrorCode.ILLEGAL_GENERATION);
+    if (memberError !== ErrorCode.NONE) return answer(memberError);
+    if (input.generationId !== group.generationId) return answer(ErrorCode.ILLEGAL_GENERATION);
     if (input.protocolType !== null && input.protocolType !== group.protocolType) {
-      return answer(GroupErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+      return answer(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     if (input.protocolName !== null && input.protocolName !== group.protocolName) {
-      return answer(GroupErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+      return answer(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     const member = group.get(input.memberId);
     switch (group.state) {
       case "Empty":
       case "Dead":
-        return answer(GroupErrorCode.UNKNOWN_MEMBER_ID);
+        return answer(ErrorCode.UNKNOWN_MEMBER_ID);
       case "PreparingRebalance":
-        return answer(GroupErrorCode.REBALANCE_IN_PROGRESS);
+        return answer(ErrorCode.REBALANCE_IN_PROGRESS);
       case "CompletingRebalance": {
-        if (member.syncToken !== null) this.answerSync(group, member, GroupErrorCode.REBALANCE_IN_PROGRESS);
+        if (member.syncToken !== null) this.answerSync(group, member, ErrorCode.REBALANCE_IN_PROGRESS);
         member.syncToken = token;
         this.removePendingSyncMember(group, member.memberId);
         if (group.isLeader(member.memberId)) {
           const assignments = new Map(input.assignments.map((entry) => [entry.memberId, entry.assignment]));
           for (const each of group.members.values()) each.assignment = assignments.get(each.memberId) ?? EMPTY_BYTES;
-          this.propagateAssignment(group, GroupErrorCode.NONE);
+          this.propagateAssignment(group, ErrorCode.NONE);
           group.transitionTo("Stable", this.nowMs);
         }
         return;
@@ -194,7 +194,7 @@ export class GroupCoordinator {
           groupId,
           token,
           response: {
-            errorCode: GroupErrorCode.NONE,
+            errorCode: ErrorCode.NONE,
             protocolType: group.protocolType,
             protocolName: group.protocolName,
             assignment: member.assignment,
@@ -209,21 +209,21 @@ export class GroupCoordinator {
   heartbeat(groupId: string, input: HeartbeatInput, nowMs: number): { errorCode: number } {
     this.advanceTo(nowMs);
     const group = this.groups.get(groupId);
-    if (group === undefined) return { errorCode: GroupErrorCode.UNKNOWN_MEMBER_ID };
+    if (group === undefined) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
     const memberError = group.validateCurrentMember(input.memberId, input.groupInstanceId);
-    if (memberError !== GroupErrorCode.NONE) return { errorCode: memberError };
-    if (input.generationId !== group.generationId) return { errorCode: GroupErrorCode.ILLEGAL_GENERATION };
+    if (memberError !== ErrorCode.NONE) return { errorCode: memberError };
+    if (input.generationId !== group.generationId) return { errorCode: ErrorCode.ILLEGAL_GENERATION };
     switch (group.state) {
       case "Empty":
       case "Dead":
-        return { errorCode: GroupErrorCode.UNKNOWN_MEMBER_ID };
+        return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
       case "PreparingRebalance":
         this.scheduleHeartbeat(group.get(input.memberId));
-        return { errorCode: GroupErrorCode.REBALANCE_IN_PROGRESS };
+        return { errorCode: ErrorCode.REBALANCE_IN_PROGRESS };
       case "CompletingRebalance":
       case "Stable":
         this.scheduleHeartbeat(group.get(input.memberId));
-        return { errorCode: GroupErrorCode.NONE };
+        return { errorCode: ErrorCode.NONE };
     }
   }
 
@@ -234,9 +234,9 @@ export class GroupCoordinator {
     const results = members.map((leaving) => ({
       memberId: leaving.memberId,
       groupInstanceId: leaving.groupInstanceId,
-      errorCode: group === undefined ? GroupErrorCode.UNKNOWN_MEMBER_ID : this.leaveOne(group, leaving),
+      errorCode: group === undefined ? ErrorCode.UNKNOWN_MEMBER_ID : this.leaveOne(group, leaving),
     }));
-    return { errorCode: GroupErrorCode.NONE, members: results };
+    return { errorCode: ErrorCode.NONE, members: results };
   }
 
   commitOffsets(groupId: string, input: OffsetCommitInput, nowMs: number): { topics: TopicPartitionResults[] } {
@@ -244,11 +244,11 @@ export class GroupCoordinator {
     let group = this.groups.get(groupId);
     if (group === undefined) {
       // Only a commit outside group management may create a group; others come from a stale generation.
-      if (input.generationId >= 0) return { topics: this.offsetStore.allFailed(input, GroupErrorCode.ILLEGAL_GENERATION) };
+      if (input.generationId >= 0) return { topics: this.offsetStore.allFailed(input, ErrorCode.ILLEGAL_GENERATION) };
       group = this.getOrCreateGroup(groupId);
     }
     const error = validateOffsetCommit(group, input);
-    if (error !== GroupErrorCode.NONE) return { topics: this.offsetStore.allFailed(input, error) };
+    if (error !== ErrorCode.NONE) return { topics: this.offsetStore.allFailed(input, error) };
     if (group.state === "Stable" || group.state === "PreparingRebalance") this.scheduleHeartbeat(group.get(input.memberId));
     return { topics: this.offsetStore.commit(group, input, this.nowMs) };
   }
@@ -261,7 +261,7 @@ export class GroupCoordinator {
   deleteOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[], nowMs: number): OffsetDeleteResponse {
     this.advanceTo(nowMs);
     const group = this.groups.get(groupId);
-    if (group === undefined) return { errorCode: GroupErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
+    if (group === undefined) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, topics: [] };
     return this.offsetStore.delete(group, topics);
   }
 
@@ -281,13 +281,13 @@ export class GroupCoordinator {
     return groupIds.map((groupId) => {
       const group = this.groups.get(groupId);
       if (group === undefined) {
-        return { groupId, errorCode: GroupErrorCode.NONE, groupState: "Dead", protocolType: "", protocolData: "", members: [] };
+        return { groupId, errorCode: ErrorCode.NONE, groupState: "Dead", protocolType: "", protocolData: "", members: [] };
       }
       const stable = group.state === "Stable";
       const protocolName = group.protocolName;
       return {
         groupId,
-        errorCode: GroupErrorCode.NONE,
+        errorCode: ErrorCode.NONE,
         groupState: group.state,
         protocolType: group.protocolType ?? "",
         protocolData: stable && protocolName !== null ? protocolName : "",
@@ -308,10 +308,10 @@ export class GroupCoordinator {
     this.advanceTo(nowMs);
     return groupIds.map((groupId) => {
       const group = this.groups.get(groupId);
-      if (group === undefined) return { groupId, errorCode: GroupErrorCode.GROUP_ID_NOT_FOUND };
-      if (group.state !== "Empty") return { groupId, errorCode: GroupErrorCode.NON_EMPTY_GROUP };
+      if (group === undefined) return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
+      if (group.state !== "Empty") return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
       this.deleteGroup(group);
-      return { groupId, errorCode: GroupErrorCode.NONE };
+      return { groupId, errorCode: ErrorCode.NONE };
     });
   }
 
@@ -427,7 +427,7 @@ export class GroupCoordinator {
         kind: "join",
         groupId: group.groupId,
         token,
-        response: joinError(newMemberId, GroupErrorCode.MEMBER_ID_REQUIRED),
+        response: joinError(newMemberId, ErrorCode.MEMBER_ID_REQUIRED),
       });
     } else {
       this.addMemberAndRebalance(group, newMemberId, input, token);
@@ -444,7 +444,7 @@ export class GroupCoordinator {
       return;
     }
     const memberError = group.validateCurrentMember(input.memberId, input.groupInstanceId);
-    if (memberError !== GroupErrorCode.NONE) return answer(joinError(input.memberId, memberError));
+    if (memberError !== ErrorCode.NONE) return answer(joinError(input.memberId, memberError));
     const member = group.get(input.memberId);
     switch (group.state) {
       case "PreparingRebalance":
@@ -461,13 +461,13 @@ export class GroupCoordinator {
         return answer(this.currentGenerationJoin(group, member, false));
       case "Empty":
       case "Dead":
-        return answer(joinError(input.memberId, GroupErrorCode.UNKNOWN_MEMBER_ID));
+        return answer(joinError(input.memberId, ErrorCode.UNKNOWN_MEMBER_ID));
     }
   }
 
   private currentGenerationJoin(group: ClassicGroup, member: Member, withMembers: boolean): JoinResponse {
     return {
-      errorCode: GroupErrorCode.NONE,
+      errorCode: ErrorCode.NONE,
       generationId: group.generationId,
       protocolType: group.protocolType,
       protocolName: group.protocolName,
@@ -508,7 +508,7 @@ export class GroupCoordinator {
 
   private updateMember(group: ClassicGroup, member: Member, input: JoinInput, token: Token): void {
     // A client has one JoinGroup in flight; an older one still waiting belongs to a dead connection.
-    if (member.joinToken !== null) this.answerJoin(group, member, joinError(member.memberId, GroupErrorCode.REBALANCE_IN_PROGRESS));
+    if (member.joinToken !== null) this.answerJoin(group, member, joinError(member.memberId, ErrorCode.REBALANCE_IN_PROGRESS));
     member.protocols = input.protocols;
     member.rebalanceTimeoutMs = input.rebalanceTimeoutMs;
     member.sessionTimeoutMs = input.sessionTimeoutMs;
@@ -525,8 +525,8 @@ export class GroupCoordinator {
     const previousLeaderId = group.leaderId;
     const old = group.get(oldMemberId);
     // The old incarnation is fenced at once if it still waits on the group.
-    if (old.joinToken !== null) this.answerJoin(group, old, joinError(oldMemberId, GroupErrorCode.FENCED_INSTANCE_ID));
-    if (old.syncToken !== null) this.answerSync(group, old, GroupErrorCode.FENCED_INSTANCE_ID);
+    if (old.joinToken !== null) this.answerJoin(group, old, joinError(oldMemberId, ErrorCode.FENCED_INSTANCE_ID));
+    if (old.syncToken !== null) this.answerSync(group, old, ErrorCode.FENCED_INSTANCE_ID);
     const member = group.replaceStaticMember(input.groupInstanceId!, oldMemberId, newMemberId);
     member.clientId = input.clientId;
     member.clientHost = input.clientHost;
@@ -568,7 +568,7 @@ export class GroupCoordinator {
   }
 
   private prepareRebalance(group: ClassicGroup): void {
-    if (group.state === "CompletingRebalance") this.resetAndPropagateAssignmentError(group, GroupErrorCode.REBALANCE_IN_PROGRESS);
+    if (group.state === "CompletingRebalance") this.resetAndPropagateAssignmentError(group, ErrorCode.REBALANCE_IN_PROGRESS);
     group.pendingSyncMembers.clear();
     group.syncDeadlineMs = null;
     const rebalanceTimeoutMs = group.rebalanceTimeoutMs();
@@ -667,25 +667,25 @@ export class GroupCoordinator {
   private leaveOne(group: ClassicGroup, leaving: LeavingMember): number {
     if (leaving.memberId === "") {
       const memberId = leaving.groupInstanceId === null ? undefined : group.staticMembers.get(leaving.groupInstanceId);
-      if (memberId === undefined) return GroupErrorCode.UNKNOWN_MEMBER_ID;
+      if (memberId === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
       this.removeMemberAndUpdateGroup(group, group.get(memberId));
-      return GroupErrorCode.NONE;
+      return ErrorCode.NONE;
     }
     if (group.pendingMembers.has(leaving.memberId)) {
       group.pendingMembers.delete(leaving.memberId);
       if (group.state === "PreparingRebalance") this.tryCompleteJoin(group);
-      return GroupErrorCode.NONE;
+      return ErrorCode.NONE;
     }
     const memberError = group.validateCurrentMember(leaving.memberId, leaving.groupInstanceId);
-    if (memberError !== GroupErrorCode.NONE) return memberError;
+    if (memberError !== ErrorCode.NONE) return memberError;
     this.removeMemberAndUpdateGroup(group, group.get(leaving.memberId));
-    return GroupErrorCode.NONE;
+    return ErrorCode.NONE;
   }
 
   private removeMemberAndUpdateGroup(group: ClassicGroup, member: Member): void {
     // A removed member still waiting is told it is unknown, so a live client rejoins.
-    if (member.joinToken !== null) this.answerJoin(group, member, joinError("", GroupErrorCode.UNKNOWN_MEMBER_ID));
-    if (member.syncToken !== null) this.answerSync(group, member, GroupErrorCode.UNKNOWN_MEMBER_ID);
+    if (member.joinToken !== null) this.answerJoin(group, member, joinError("", ErrorCode.UNKNOWN_MEMBER_ID));
+    if (member.syncToken !== null) this.answerSync(group, member, ErrorCode.UNKNOWN_MEMBER_ID);
     group.remove(member.memberId);
     if (group.pendingSyncMembers.size === 0) group.syncDeadlineMs = null;
     switch (group.state) {

@@ -4,7 +4,7 @@
  * Pure data plus invariant-keeping mutators; the protocol decisions live in coordinator.ts.
  */
 import { decodeSubscriptionTopics } from "./consumer-protocol.ts";
-import { GroupErrorCode } from "./errors.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
 import type { GroupState, JoinMember, Protocol, Token } from "./types.ts";
 
 export const CONSUMER_PROTOCOL_TYPE = "consumer";
@@ -30,7 +30,7 @@ export interface Member {
 }
 
 export interface CommittedOffset {
-  offset: bigint;
+  offset: number;
   leaderEpoch: number;
   metadata: string;
   commitTimestampMs: number;
@@ -100,10 +100,10 @@ export class ClassicGroup {
   validateCurrentMember(memberId: string, groupInstanceId: string | null): number {
     if (groupInstanceId !== null) {
       const currentMemberId = this.staticMembers.get(groupInstanceId);
-      if (currentMemberId === memberId) return GroupErrorCode.NONE;
-      return currentMemberId === undefined ? GroupErrorCode.UNKNOWN_MEMBER_ID : GroupErrorCode.FENCED_INSTANCE_ID;
+      if (currentMemberId === memberId) return ErrorCode.NONE;
+      return currentMemberId === undefined ? ErrorCode.UNKNOWN_MEMBER_ID : ErrorCode.FENCED_INSTANCE_ID;
     }
-    return this.members.has(memberId) ? GroupErrorCode.NONE : GroupErrorCode.UNKNOWN_MEMBER_ID;
+    return this.members.has(memberId) ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
   }
 
   isLeader(memberId: string): boolean {

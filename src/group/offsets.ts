@@ -2,7 +2,7 @@
  * Committed offsets of the groups: OffsetCommit validation and storage, OffsetFetch, OffsetDelete
  * and retention, after Kafka's GroupMetadataManager. Every change is emitted as a record.
  */
-import { GroupErrorCode } from "./errors.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
 import { CONSUMER_PROTOCOL_TYPE, type ClassicGroup, type CommittedOffset } from "./group.ts";
 import type {
   GroupConfig,
@@ -13,7 +13,7 @@ import type {
   TopicPartitionResults,
 } from "./types.ts";
 
-const NO_OFFSET = -1n;
+const NO_OFFSET = -1;
 const NO_LEADER_EPOCH = -1;
 
 export interface TopicPartitions {
@@ -25,15 +25,15 @@ export interface TopicPartitions {
 export function validateOffsetCommit(group: ClassicGroup, input: OffsetCommitInput): number {
   if (input.generationId >= 0 || input.memberId !== "" || input.groupInstanceId !== null) {
     const memberError = group.validateCurrentMember(input.memberId, input.groupInstanceId);
-    if (memberError !== GroupErrorCode.NONE) return memberError;
-    if (input.generationId !== group.generationId) return GroupErrorCode.ILLEGAL_GENERATION;
+    if (memberError !== ErrorCode.NONE) return memberError;
+    if (input.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
   } else if (group.state !== "Empty") {
     // Outside group management, commits are accepted only while nobody manages the group.
-    return GroupErrorCode.UNKNOWN_MEMBER_ID;
+    return ErrorCode.UNKNOWN_MEMBER_ID;
   }
   // The member has its JoinGroup answer but not its assignment yet.
-  if (group.state === "CompletingRebalance") return GroupErrorCode.REBALANCE_IN_PROGRESS;
-  return GroupErrorCode.NONE;
+  if (group.state === "CompletingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS;
+  return ErrorCode.NONE;
 }
 
 export class OffsetStore {
@@ -71,7 +71,7 @@ export class OffsetStore {
       partitions: topic.partitions.map((partition) => {
         const metadata = partition.committedMetadata ?? "";
         if (metadata.length > this.config.maxOffsetMetadataBytes) {
-          return { partitionIndex: partition.partitionIndex, errorCode: GroupErrorCode.OFFSET_METADATA_TOO_LARGE };
+          return { partitionIndex: partition.partitionIndex, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE };
         }
         const committed: CommittedOffset = {
           offset: partition.committedOffset,
@@ -81,7 +81,7 @@ export class OffsetStore {
         };
         setOffset(group, topic.name, partition.partitionIndex, committed);
         this.emit({ type: "offset", groupId: group.groupId, topic: topic.name, partition: partition.partitionIndex, ...committed });
-        return { partitionIndex: partition.partitionIndex, errorCode: GroupErrorCode.NONE };
+        return { partitionIndex: partition.partitionIndex, errorCode: ErrorCode.NONE };
       }),
     }));
   }
@@ -98,14 +98,14 @@ export class OffsetStore {
             committedOffset: committed.offset,
             committedLeaderEpoch: committed.leaderEpoch,
             metadata: committed.metadata,
-            errorCode: GroupErrorCode.NONE,
+            errorCode: ErrorCode.NONE,
           })),
         });
       }
-      return { errorCode: GroupErrorCode.NONE, topics: all };
+      return { errorCode: ErrorCode.NONE, topics: all };
     }
     return {
-      errorCode: GroupErrorCode.NONE,
+      errorCode: ErrorCode.NONE,
       topics: topics.map((topic) => ({
         name: topic.name,
         partitions: topic.partitionIndexes.map((partitionIndex) => {
@@ -115,7 +115,7 @@ export class OffsetStore {
             committedOffset: committed?.offset ?? NO_OFFSET,
             committedLeaderEpoch: committed?.leaderEpoch ?? NO_LEADER_EPOCH,
             metadata: committed?.metadata ?? "",
-            errorCode: GroupErrorCode.NONE,
+            errorCode: ErrorCode.NONE,
           };
         }),
       })),
@@ -127,19 +127,19 @@ export class OffsetStore {
     const liveConsumerGroup =
       group.protocolType === CONSUMER_PROTOCOL_TYPE &&
       (group.state === "Stable" || group.state === "PreparingRebalance" || group.state === "CompletingRebalance");
-    if (group.state !== "Empty" && !liveConsumerGroup) return { errorCode: GroupErrorCode.NON_EMPTY_GROUP, topics: [] };
+    if (group.state !== "Empty" && !liveConsumerGroup) return { errorCode: ErrorCode.NON_EMPTY_GROUP, topics: [] };
     return {
-      errorCode: GroupErrorCode.NONE,
+      errorCode: ErrorCode.NONE,
       topics: topics.map((topic) => {
         const subscribed = liveConsumerGroup && group.isSubscribedToTopic(topic.name);
         return {
           name: topic.name,
           partitions: topic.partitionIndexes.map((partitionIndex) => {
-            if (subscribed) return { partitionIndex, errorCode: GroupErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
+            if (subscribed) return { partitionIndex, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC };
             if (removeOffset(group, topic.name, partitionIndex)) {
               this.emit({ type: "offset-deleted", groupId: group.groupId, topic: topic.name, partition: partitionIndex });
             }
-            return { partitionIndex, errorCode: GroupErrorCode.NONE };
+            return { partitionIndex, errorCode: ErrorCode.NONE };
           }),
         };
       }),

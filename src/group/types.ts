@@ -125,7 +125,7 @@ export type GroupRecord =
       groupId: string;
       topic: string;
       partition: number;
-      offset: bigint;
+      offset: number;
       leaderEpoch: number;
       metadata: string;
       commitTimestampMs: number;
@@ -157,7 +157,7 @@ export interface OffsetCommitInput {
     name: string;
     partitions: {
       partitionIndex: number;
-      committedOffset: bigint;
+      committedOffset: number;
       committedLeaderEpoch: number;
       committedMetadata: string | null;
     }[];
@@ -176,7 +176,7 @@ export interface TopicPartitionResults {
 
 export interface OffsetFetchPartition {
   partitionIndex: number;
-  committedOffset: bigint;
+  committedOffset: number;
   committedLeaderEpoch: number;
   metadata: string;
   errorCode: number;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { GroupErrorCode as E } from "../../src/group/errors.ts";
+import { ErrorCode as E } from "../../src/protocol/error-codes.ts";
 import { Harness, REBALANCE_TIMEOUT_MS, SESSION_TIMEOUT_MS, bytes, protocols, testConfig, text } from "./harness.ts";
 
 const G = "group-a";
@@ -328,7 +328,7 @@ describe("static membership", () => {
     expect(h.syncAnswer(h.sync(G, { memberId: b, groupInstanceId: "ib", generationId })).errorCode).toBe(E.FENCED_INSTANCE_ID);
     const commit = h.core.commitOffsets(
       G,
-      { generationId, memberId: b, groupInstanceId: "ib", topics: [{ name: "t", partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }] },
+      { generationId, memberId: b, groupInstanceId: "ib", topics: [{ name: "t", partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }] },
       h.nowMs,
     );
     expect(commit.topics[0]!.partitions[0]!.errorCode).toBe(E.FENCED_INSTANCE_ID);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { GroupErrorCode as E } from "../../src/group/errors.ts";
+import { ErrorCode as E } from "../../src/protocol/error-codes.ts";
 import type { OffsetCommitInput } from "../../src/group/types.ts";
 import { Harness, subscription, testConfig } from "./harness.ts";
 
@@ -8,7 +8,7 @@ const G = "group-a";
 function commitInput(
   generationId: number,
   memberId: string,
-  offsets: Record<string, Record<number, bigint>>,
+  offsets: Record<string, Record<number, number>>,
   committedMetadata: string | null = null,
 ): OffsetCommitInput {
   return {
@@ -31,7 +31,7 @@ function errors(result: { topics: { partitions: { errorCode: number }[] }[] }): 
   return result.topics.flatMap((topic) => topic.partitions.map((partition) => partition.errorCode));
 }
 
-function fetched(h: Harness, groupId: string, topic: string, partitions: number[]): bigint[] {
+function fetched(h: Harness, groupId: string, topic: string, partitions: number[]): number[] {
   const response = h.core.fetchOffsets(groupId, [{ name: topic, partitionIndexes: partitions }]);
   return response.topics[0]!.partitions.map((partition) => partition.committedOffset);
 }
@@ -47,7 +47,7 @@ function consumerGroup(h: Harness, topics: string[]) {
 describe("offset commit and fetch", () => {
   test("a commit outside group management creates the group and is fetched back", () => {
     const h = new Harness();
-    const result = h.core.commitOffsets(G, commitInput(-1, "", { t: { 0: 10n, 1: 20n } }, "meta"), h.nowMs);
+    const result = h.core.commitOffsets(G, commitInput(-1, "", { t: { 0: 10, 1: 20 } }, "meta"), h.nowMs);
     expect(errors(result)).toEqual([E.NONE, E.NONE]);
     h.collect();
     expect(h.records).toContainEqual({
@@ -55,31 +55,31 @@ describe("offset commit and fetch", () => {
       groupId: G,
       topic: "t",
       partition: 0,
-      offset: 10n,
+      offset: 10,
       leaderEpoch: 3,
       metadata: "meta",
       commitTimestampMs: h.nowMs,
     });
-    expect(fetched(h, G, "t", [0, 1, 2])).toEqual([10n, 20n, -1n]);
+    expect(fetched(h, G, "t", [0, 1, 2])).toEqual([10, 20, -1]);
     const partition = h.core.fetchOffsets(G, [{ name: "t", partitionIndexes: [2] }]).topics[0]!.partitions[0]!;
-    expect(partition).toEqual({ partitionIndex: 2, committedOffset: -1n, committedLeaderEpoch: -1, metadata: "", errorCode: E.NONE });
+    expect(partition).toEqual({ partitionIndex: 2, committedOffset: -1, committedLeaderEpoch: -1, metadata: "", errorCode: E.NONE });
     expect(h.core.fetchOffsets(G, null).topics.map((topic) => topic.partitions.length)).toEqual([2]);
     expect(h.core.listGroups([])).toEqual([{ groupId: G, protocolType: "", groupState: "Empty" }]);
-    expect(fetched(h, "none", "t", [0])).toEqual([-1n]);
+    expect(fetched(h, "none", "t", [0])).toEqual([-1]);
     expect(h.core.fetchOffsets("none", null).topics).toEqual([]);
   });
 
   test("a member commits with its generation; stale generations and strangers are refused", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
-    expect(errors(h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 5n } }), h.nowMs))).toEqual([E.NONE]);
-    expect(errors(h.core.commitOffsets(G, commitInput(generationId - 1, memberId, { t: { 0: 6n } }), h.nowMs))).toEqual([
+    expect(errors(h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 5 } }), h.nowMs))).toEqual([E.NONE]);
+    expect(errors(h.core.commitOffsets(G, commitInput(generationId - 1, memberId, { t: { 0: 6 } }), h.nowMs))).toEqual([
       E.ILLEGAL_GENERATION,
     ]);
-    expect(errors(h.core.commitOffsets(G, commitInput(generationId, "ghost", { t: { 0: 6n } }), h.nowMs))).toEqual([E.UNKNOWN_MEMBER_ID]);
-    expect(errors(h.core.commitOffsets(G, commitInput(-1, "", { t: { 0: 6n } }), h.nowMs))).toEqual([E.UNKNOWN_MEMBER_ID]);
-    expect(errors(h.core.commitOffsets("none", commitInput(3, "x", { t: { 0: 6n } }), h.nowMs))).toEqual([E.ILLEGAL_GENERATION]);
-    expect(fetched(h, G, "t", [0])).toEqual([5n]);
+    expect(errors(h.core.commitOffsets(G, commitInput(generationId, "ghost", { t: { 0: 6 } }), h.nowMs))).toEqual([E.UNKNOWN_MEMBER_ID]);
+    expect(errors(h.core.commitOffsets(G, commitInput(-1, "", { t: { 0: 6 } }), h.nowMs))).toEqual([E.UNKNOWN_MEMBER_ID]);
+    expect(errors(h.core.commitOffsets("none", commitInput(3, "x", { t: { 0: 6 } }), h.nowMs))).toEqual([E.ILLEGAL_GENERATION]);
+    expect(fetched(h, G, "t", [0])).toEqual([5]);
   });
 
   test("commits are refused while the group completes a rebalance and accepted while it prepares one", () => {
@@ -87,29 +87,29 @@ describe("offset commit and fetch", () => {
     const a = h.joinNew(G, "a");
     h.advance(100);
     const { generationId } = h.joinAnswer(a.token);
-    expect(errors(h.core.commitOffsets(G, commitInput(generationId, a.memberId, { t: { 0: 1n } }), h.nowMs))).toEqual([
+    expect(errors(h.core.commitOffsets(G, commitInput(generationId, a.memberId, { t: { 0: 1 } }), h.nowMs))).toEqual([
       E.REBALANCE_IN_PROGRESS,
     ]);
     h.sync(G, { memberId: a.memberId, generationId, assignments: [] });
     h.joinNew(G, "b");
     expect(h.state(G)!.state).toBe("PreparingRebalance");
-    expect(errors(h.core.commitOffsets(G, commitInput(generationId, a.memberId, { t: { 0: 2n } }), h.nowMs))).toEqual([E.NONE]);
+    expect(errors(h.core.commitOffsets(G, commitInput(generationId, a.memberId, { t: { 0: 2 } }), h.nowMs))).toEqual([E.NONE]);
   });
 
   test("metadata over the limit fails only its partitions", () => {
     const h = new Harness({ ...testConfig, maxOffsetMetadataBytes: 4 });
-    const input = commitInput(-1, "", { t: { 0: 1n } }, "too long");
-    input.topics.push({ name: "u", partitions: [{ partitionIndex: 0, committedOffset: 2n, committedLeaderEpoch: -1, committedMetadata: "ok" }] });
+    const input = commitInput(-1, "", { t: { 0: 1 } }, "too long");
+    input.topics.push({ name: "u", partitions: [{ partitionIndex: 0, committedOffset: 2, committedLeaderEpoch: -1, committedMetadata: "ok" }] });
     expect(errors(h.core.commitOffsets(G, input, h.nowMs))).toEqual([E.OFFSET_METADATA_TOO_LARGE, E.NONE]);
-    expect(fetched(h, G, "t", [0])).toEqual([-1n]);
-    expect(fetched(h, G, "u", [0])).toEqual([2n]);
+    expect(fetched(h, G, "t", [0])).toEqual([-1]);
+    expect(fetched(h, G, "u", [0])).toEqual([2]);
   });
 });
 
 describe("deleting groups and offsets", () => {
   test("only Empty groups are deleted, with their offsets", () => {
     const h = new Harness();
-    h.core.commitOffsets("simple", commitInput(-1, "", { t: { 0: 1n } }), h.nowMs);
+    h.core.commitOffsets("simple", commitInput(-1, "", { t: { 0: 1 } }), h.nowMs);
     consumerGroup(h, ["t"]);
     const result = h.core.deleteGroups(["simple", G, "none"], h.nowMs);
     expect(result).toEqual([
@@ -119,14 +119,14 @@ describe("deleting groups and offsets", () => {
     ]);
     h.collect();
     expect(h.records).toContainEqual({ type: "group-deleted", groupId: "simple" });
-    expect(fetched(h, "simple", "t", [0])).toEqual([-1n]);
+    expect(fetched(h, "simple", "t", [0])).toEqual([-1]);
     expect(h.core.listGroups([]).map((group) => group.groupId)).toEqual([G]);
   });
 
   test("OffsetDelete refuses topics a live consumer group subscribes to", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
-    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1n }, old: { 0: 2n, 1: 3n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1 }, old: { 0: 2, 1: 3 } }), h.nowMs);
     const result = h.core.deleteOffsets(
       G,
       [
@@ -142,8 +142,8 @@ describe("deleting groups and offsets", () => {
         { name: "old", partitions: [{ partitionIndex: 0, errorCode: E.NONE }] },
       ],
     });
-    expect(fetched(h, G, "old", [0, 1])).toEqual([-1n, 3n]);
-    expect(fetched(h, G, "t", [0])).toEqual([1n]);
+    expect(fetched(h, G, "old", [0, 1])).toEqual([-1, 3]);
+    expect(fetched(h, G, "t", [0])).toEqual([1]);
     h.collect();
     expect(h.records).toContainEqual({ type: "offset-deleted", groupId: G, topic: "old", partition: 0 });
     expect(h.core.deleteOffsets("none", [{ name: "t", partitionIndexes: [0] }], h.nowMs).errorCode).toBe(E.GROUP_ID_NOT_FOUND);
@@ -153,9 +153,9 @@ describe("deleting groups and offsets", () => {
     const h = new Harness();
     h.stableGroup(G, ["a"], { protocolType: "connect" });
     expect(h.core.deleteOffsets(G, [{ name: "t", partitionIndexes: [0] }], h.nowMs).errorCode).toBe(E.NON_EMPTY_GROUP);
-    h.core.commitOffsets("simple", commitInput(-1, "", { t: { 0: 1n } }), h.nowMs);
+    h.core.commitOffsets("simple", commitInput(-1, "", { t: { 0: 1 } }), h.nowMs);
     expect(h.core.deleteOffsets("simple", [{ name: "t", partitionIndexes: [0] }], h.nowMs).errorCode).toBe(E.NONE);
-    expect(fetched(h, "simple", "t", [0])).toEqual([-1n]);
+    expect(fetched(h, "simple", "t", [0])).toEqual([-1]);
   });
 });
 
@@ -166,18 +166,18 @@ describe("offset retention", () => {
   test("an emptied group's offsets expire a retention period after it became Empty, then the group goes", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
-    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 7n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 7 } }), h.nowMs);
     // Still a member long after the commit: nothing expires while the group is subscribed.
     for (let elapsedMs = 0; elapsedMs < retentionMs * 2; elapsedMs += 500) {
       h.advance(500);
       h.heartbeat(G, memberId, generationId);
     }
-    expect(fetched(h, G, "t", [0])).toEqual([7n]);
+    expect(fetched(h, G, "t", [0])).toEqual([7]);
     h.core.leave(G, [{ memberId, groupInstanceId: null }], h.nowMs);
     h.advance(retentionMs - checkMs);
-    expect(fetched(h, G, "t", [0])).toEqual([7n]);
+    expect(fetched(h, G, "t", [0])).toEqual([7]);
     h.advance(2 * checkMs);
-    expect(fetched(h, G, "t", [0])).toEqual([-1n]);
+    expect(fetched(h, G, "t", [0])).toEqual([-1]);
     expect(h.state(G)).toBeNull();
     expect(h.records).toContainEqual({ type: "offset-deleted", groupId: G, topic: "t", partition: 0 });
     expect(h.records.at(-1)).toEqual({ type: "group-deleted", groupId: G });
@@ -186,22 +186,22 @@ describe("offset retention", () => {
   test("a Stable consumer group's offsets of topics it no longer subscribes to expire after their commit", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
-    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1n }, gone: { 0: 2n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1 }, gone: { 0: 2 } }), h.nowMs);
     for (let elapsedMs = 0; elapsedMs < retentionMs + 2 * checkMs; elapsedMs += 500) {
       h.advance(500);
       h.heartbeat(G, memberId, generationId);
     }
-    expect(fetched(h, G, "t", [0])).toEqual([1n]);
-    expect(fetched(h, G, "gone", [0])).toEqual([-1n]);
+    expect(fetched(h, G, "t", [0])).toEqual([1]);
+    expect(fetched(h, G, "gone", [0])).toEqual([-1]);
   });
 
   test("offsets of a group without protocol type expire by commit time", () => {
     const h = new Harness();
-    h.core.commitOffsets(G, commitInput(-1, "", { t: { 0: 1n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(-1, "", { t: { 0: 1 } }), h.nowMs);
     h.advance(retentionMs / 2);
-    h.core.commitOffsets(G, commitInput(-1, "", { t: { 1: 2n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(-1, "", { t: { 1: 2 } }), h.nowMs);
     h.advance(retentionMs / 2 + checkMs);
-    expect(fetched(h, G, "t", [0, 1])).toEqual([-1n, 2n]);
+    expect(fetched(h, G, "t", [0, 1])).toEqual([-1, 2]);
     h.advance(retentionMs / 2);
     expect(h.state(G)).toBeNull();
   });
@@ -211,10 +211,10 @@ describe("restore", () => {
   test("a core rebuilt from the records answers as the original did", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
-    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1n, 1: 2n } }, "m"), h.nowMs);
-    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 3n } }, "n"), h.nowMs);
-    h.core.commitOffsets("simple", commitInput(-1, "", { u: { 0: 9n } }), h.nowMs);
-    h.core.commitOffsets("gone", commitInput(-1, "", { u: { 0: 9n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1, 1: 2 } }, "m"), h.nowMs);
+    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 3 } }, "n"), h.nowMs);
+    h.core.commitOffsets("simple", commitInput(-1, "", { u: { 0: 9 } }), h.nowMs);
+    h.core.commitOffsets("gone", commitInput(-1, "", { u: { 0: 9 } }), h.nowMs);
     h.core.deleteGroups(["gone"], h.nowMs);
     h.core.leave(G, [{ memberId, groupInstanceId: null }], h.nowMs);
     h.collect();
@@ -238,15 +238,15 @@ describe("restore", () => {
   test("a group restored without members becomes Empty from the restore time", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
-    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1n } }), h.nowMs);
+    h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1 } }), h.nowMs);
     h.collect();
     h.nowMs += testConfig.offsetsRetentionMs * 3;
     const restored = h.newCore();
     restored.restore(h.records, h.nowMs);
     h.core = restored;
     h.advance(testConfig.offsetsRetentionMs - 2 * testConfig.offsetsRetentionCheckIntervalMs);
-    expect(fetched(h, G, "t", [0])).toEqual([1n]);
+    expect(fetched(h, G, "t", [0])).toEqual([1]);
     h.advance(4 * testConfig.offsetsRetentionCheckIntervalMs);
-    expect(fetched(h, G, "t", [0])).toEqual([-1n]);
+    expect(fetched(h, G, "t", [0])).toEqual([-1]);
   });
 });

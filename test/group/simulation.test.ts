@@ -4,7 +4,7 @@
  * GROUP_SIM_SEED=<n> replays that seed alone.
  */
 import { expect, test } from "bun:test";
-import { GroupErrorCode as E } from "../../src/group/errors.ts";
+import { ErrorCode as E } from "../../src/protocol/error-codes.ts";
 import type { JoinResponse, SyncResponse, Token } from "../../src/group/types.ts";
 import { Harness, bytes, protocols, testConfig, text } from "./harness.ts";
 
@@ -197,7 +197,7 @@ function runSeed(seed: number): void {
               generationId: client.generationId,
               memberId: client.memberId,
               groupInstanceId: client.apiVersion >= 5 ? client.groupInstanceId : null,
-              topics: [{ name: "t", partitions: [{ partitionIndex: Number(client.clientId.slice(1)), committedOffset: BigInt(h.nowMs), committedLeaderEpoch: 0, committedMetadata: null }] }],
+              topics: [{ name: "t", partitions: [{ partitionIndex: Number(client.clientId.slice(1)), committedOffset: h.nowMs, committedLeaderEpoch: 0, committedMetadata: null }] }],
             },
             h.nowMs,
           );
@@ -238,7 +238,7 @@ function runSeed(seed: number): void {
     const roll = random();
     if (roll < 0.4) h.advance(1 + Math.floor(random() * 400));
     else if (roll < 0.41) {
-      h.core.commitOffsets("manual", { generationId: -1, memberId: "", groupInstanceId: null, topics: [{ name: "m", partitions: [{ partitionIndex: 0, committedOffset: BigInt(step), committedLeaderEpoch: -1, committedMetadata: null }] }] }, h.nowMs);
+      h.core.commitOffsets("manual", { generationId: -1, memberId: "", groupInstanceId: null, topics: [{ name: "m", partitions: [{ partitionIndex: 0, committedOffset: step, committedLeaderEpoch: -1, committedMetadata: null }] }] }, h.nowMs);
       h.collect();
     } else if (roll < 0.415) {
       h.core.deleteGroups([pick([...GROUP_IDS, "manual"])], h.nowMs);
