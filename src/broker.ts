@@ -13,6 +13,10 @@ import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
 import { RequestMetrics } from "./metrics/request-metrics.ts";
 import { KafkaServer } from "./net/kafka-server.ts";
 import { randomUuid } from "./protocol/reader.ts";
+import { ProducerIdSource } from "./idempotence/producer-id-source.ts";
+import { ReplicaManager } from "./replication/replica-manager.ts";
+import { LogManager } from "./wal/log-manager.ts";
+import { fromTopicConfigs } from "./wal/log-config.ts";
 
 const log = logger("broker");
 
@@ -23,6 +27,8 @@ export class Broker {
   private readonly kafkaServer: KafkaServer;
   private readonly httpServer: HttpServer;
   private readonly defaults: Record<string, string>;
+  readonly replicas: ReplicaManager;
+  readonly producerIds: ProducerIdSource;
   private ready = false;
   private stopping: Promise<void> | null = null;
 
@@ -31,8 +37,11 @@ export class Broker {
     private readonly store: MetadataStore,
     readonly metadata: MetadataLog,
     readonly controller: Controller,
+    readonly logs: LogManager,
   ) {
     this.defaults = brokerTopicDefaults(config);
+    this.replicas = new ReplicaManager(config.nodeId, logs, store.database("producer-state"), this.defaults, config.maxConnections * 4);
+    this.producerIds = new ProducerIdSource((size) => controller.allocateProducerIds(size));
     this.router = new Router(HANDLERS, this, new RequestMetrics(this.metrics));
     this.kafkaServer = new KafkaServer(
       {
@@ -54,7 +63,15 @@ export class Broker {
     const store = MetadataStore.open(dataDir);
     const metadata = LocalMetadataLog.open(store);
     const controller = new Controller(metadata, config, randomUuid);
-    const broker = new Broker(config, store, metadata, controller);
+    const logs = await LogManager.open({
+      dataDir,
+      defaults: fromTopicConfigs(brokerTopicDefaults(config)),
+      flushMode: config.flushMode as "durable" | "fast",
+      flushIntervalMs: config.flushIntervalMs,
+    });
+    const broker = new Broker(config, store, metadata, controller, logs);
+    broker.replicas.syncWithMetadata(metadata.state);
+    metadata.onApply((command, state) => broker.replicas.onMetadata(command, state));
     await controller.initCluster(config.clusterId !== "" ? config.clusterId : randomUuid());
     broker.kafkaServer.listen();
     broker.httpServer.listen();
@@ -123,6 +140,10 @@ export class Broker {
       this.ready = false;
       this.kafkaServer.stop();
       this.httpServer.stop();
+      this.replicas.waiters.wakeAll();
+      await this.logs.flush();
+      await this.replicas.snapshotProducerState();
+      await this.logs.close();
       await this.store.close();
       log.info("broker stopped");
     })();
