@@ -274,7 +274,7 @@ export function uuidFromBytes(bytes: Uint8Array, offset = 0): string {
   return text + BASE64URL[last >> 2]! + BASE64URL[(last & 3) << 4]!;
 }
 
-export function uuidToBytes(text: string, out = new Uint8Array(UUID_BYTES), offset = 0): Uint8Array {
+export function uuidToBytes(text: string, out: Uint8Array = new Uint8Array(UUID_BYTES), offset = 0): Uint8Array {
   if (text.length !== 22) throw new Error(`uuid text must be 22 characters, got ${JSON.stringify(text)}`);
   const digit = (index: number): number => {
     const code = text.charCodeAt(index);

@@ -1,7 +1,12 @@
 /** Garbage and hostile frames: every decoder either decodes or throws ProtocolError, and never hangs. */
 import { describe, expect, test } from "bun:test";
 import * as generated from "../../src/protocol/generated/index.ts";
-import { readFetchRequest, readMetadataRequest, readProduceRequest } from "../../src/protocol/generated/index.ts";
+import {
+  readApiVersionsRequest,
+  readApiVersionsResponse,
+  readMetadataRequest,
+  readProduceRequest,
+} from "../../src/protocol/generated/index.ts";
 import { ProtocolError, Reader } from "../../src/protocol/reader.ts";
 import { loadSchemaSpecs, prng, schemasPresent, SKIP_REASON } from "./schema-values.ts";
 
@@ -9,6 +14,7 @@ type ReadFn = (r: Reader, v: number) => unknown;
 const codecs = generated as unknown as Record<string, ReadFn>;
 const SEED = 77;
 const FRAMES_PER_VERSION = 20;
+const ascii = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
 
 describe("hostile counts", () => {
   test("an array count of 2^31-1 in a 10-byte frame fails fast", () => {
@@ -29,9 +35,16 @@ describe("hostile counts", () => {
   });
 
   test("a tagged field whose size overruns the frame fails", () => {
-    // Fetch v12: tagged field 0 (ClusterId) claims 200 bytes.
-    const body = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 200, 1];
-    expect(() => readFetchRequest(new Reader(new Uint8Array(body)), 12)).toThrow(ProtocolError);
+    // ApiVersions v3 request body, then one unknown tagged field claiming 200 bytes.
+    const body = [11, ...ascii("librdkafka"), 6, ...ascii("2.3.0"), 1, 7, 200, 1, 2];
+    expect(() => readApiVersionsRequest(new Reader(new Uint8Array(body)), 3)).toThrow(/overruns|need/);
+    expect(() => readApiVersionsRequest(new Reader(new Uint8Array(body)), 3)).toThrow(ProtocolError);
+  });
+
+  test("a known tagged field whose value does not fill its declared size fails", () => {
+    // ApiVersions v3 response: tag 1 (FinalizedFeaturesEpoch, an int64) declared as 9 bytes.
+    const body = [0, 0, 1, 0, 0, 0, 0, 1, 1, 9, 0, 0, 0, 0, 0, 0, 0, 5, 0];
+    expect(() => readApiVersionsResponse(new Reader(new Uint8Array(body)), 3)).toThrow(ProtocolError);
   });
 });
 
