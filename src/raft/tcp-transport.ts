@@ -6,7 +6,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
 import { logger } from "../lib/logger.ts";
-import { assert, type Message, type NodeId } from "./types.ts";
+import { assert, isWellFormedMessage, type Message, type NodeId } from "./types.ts";
 
 const log = logger("raft-transport");
 const FRAME_HEADER_BYTES = 4;
@@ -312,16 +312,8 @@ export class TcpTransport {
       log.warn("closing raft connection: undecodable frame", { error });
       return undefined;
     }
-    const valid =
-      typeof message === "object" &&
-      message !== null &&
-      Number.isInteger(message.type) &&
-      Number.isInteger(message.from) &&
-      message.to === this.options.nodeId &&
-      Number.isInteger(message.term) &&
-      (message.entries === undefined || Array.isArray(message.entries));
-    if (!valid) {
-      log.warn("closing raft connection: malformed message", { from: (message as Partial<Message>)?.from });
+    if (!isWellFormedMessage(message) || message.to !== this.options.nodeId || !this.links.has(message.from)) {
+      log.warn("closing raft connection: malformed message or unknown peer", { from: (message as Partial<Message> | null)?.from });
       return undefined;
     }
     return message;

@@ -93,6 +93,48 @@ export interface PersistedState {
   entries: Entry[];
 }
 
+const MESSAGE_TYPES = new Set<number>(Object.values(MessageType));
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function isEntry(e: unknown): e is Entry {
+  const x = e as Entry;
+  return typeof x === "object" && x !== null && isCount(x.index) && isCount(x.term) && (x.type === EntryType.Normal || x.type === EntryType.Noop) && x.data instanceof Uint8Array;
+}
+
+/** Shape check for a message from the network: a peer's bytes are input, and bad input is normal. */
+export function isWellFormedMessage(m: unknown): m is Message {
+  const x = m as Message;
+  if (typeof x !== "object" || x === null) return false;
+  if (!MESSAGE_TYPES.has(x.type) || !isCount(x.from) || x.from === NONE || !isCount(x.to) || !isCount(x.term)) return false;
+  const optionalCount = (v: unknown) => v === undefined || isCount(v);
+  if (!optionalCount(x.index) || !optionalCount(x.logTerm) || !optionalCount(x.commit) || !optionalCount(x.rejectHint)) return false;
+  if (x.entries !== undefined && !(Array.isArray(x.entries) && x.entries.every(isEntry))) return false;
+  if (x.context !== undefined && x.context !== null && typeof x.context !== "string") return false;
+  if (x.snapshot !== undefined) {
+    const s = x.snapshot;
+    if (typeof s !== "object" || s === null || !isCount(s.index) || !isCount(s.term) || !(s.data instanceof Uint8Array)) return false;
+  }
+  switch (x.type) {
+    case MessageType.PreVote:
+    case MessageType.Vote:
+      return x.index !== undefined && x.logTerm !== undefined;
+    case MessageType.Append:
+      return x.index !== undefined && x.logTerm !== undefined && x.commit !== undefined;
+    case MessageType.AppendResp:
+      return x.reject ? x.index !== undefined && x.rejectHint !== undefined : true;
+    case MessageType.Heartbeat:
+      return x.commit !== undefined;
+    case MessageType.Snapshot:
+      return x.snapshot !== undefined;
+    case MessageType.ReadIndex:
+      return typeof x.context === "string";
+    case MessageType.ReadIndexResp:
+      return x.index !== undefined && typeof x.context === "string";
+    default:
+      return true;
+  }
+}
+
 export const ROLE = { Follower: "follower", PreCandidate: "pre-candidate", Candidate: "candidate", Leader: "leader" } as const;
 export type Role = (typeof ROLE)[keyof typeof ROLE];
 

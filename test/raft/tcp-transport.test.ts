@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { connect } from "node:net";
+import { pack } from "msgpackr";
 import { TcpTransport, type PeerAddress } from "../../src/raft/tcp-transport.ts";
 import { EntryType, MessageType, type Message } from "../../src/raft/types.ts";
 
@@ -70,7 +71,8 @@ test("two transports exchange messages; after one restarts, messages flow again"
 
 test("large frames survive partial writes; the send queue is bounded and counts drops", async () => {
   const inbox: Message[] = [];
-  const receiver = start(2, new Map(), inbox);
+  // The receiver accepts messages only from peers it knows.
+  const receiver = start(2, new Map([[1, { host: "127.0.0.1", port: 1 }]]), inbox);
   const sender = start(1, new Map([[2, { host: "127.0.0.1", port: receiver.port }]]), [], 0, { maxQueuedFramesPerPeer: 8 });
   // 4 MiB frames overflow the socket buffer: writes go out in pieces across drain events.
   for (let i = 0; i < 6; i++) sender.send(append(1, 2, i, 4 << 20));
@@ -90,6 +92,16 @@ test("large frames survive partial writes; the send queue is bounded and counts 
   expect(stats.droppedFrames).toBe(12);
 });
 
+test("a message from an unknown peer closes the connection", async () => {
+  const inbox: Message[] = [];
+  const receiver = start(2, new Map(), inbox);
+  const stranger = start(9, new Map([[2, { host: "127.0.0.1", port: receiver.port }]]), []);
+  stranger.send(append(9, 2, 1));
+  await waitFor(() => stranger.stats().get(2)!.sentFrames === 1, "the stranger's frame to go out");
+  await Bun.sleep(50);
+  expect(inbox.length).toBe(0);
+});
+
 test("an oversized or malformed frame closes the connection", async () => {
   const inbox: Message[] = [];
   const receiver = start(2, new Map(), inbox, 0, { maxFrameBytes: 1024 });
@@ -103,5 +115,20 @@ test("an oversized or malformed frame closes the connection", async () => {
     socket.on("error", () => resolve());
   });
   await closed;
+  expect(inbox.length).toBe(0);
+});
+
+test("a well-framed message missing its fields closes the connection", async () => {
+  const inbox: Message[] = [];
+  const receiver = start(2, new Map([[1, { host: "127.0.0.1", port: 1 }]]), inbox);
+  const payload = pack({ type: MessageType.Append, from: 1, to: 2, term: 1 });
+  const frame = Buffer.alloc(4 + payload.byteLength);
+  frame.writeUInt32BE(payload.byteLength);
+  frame.set(payload, 4);
+  await new Promise<void>((resolve) => {
+    const socket = connect(receiver.port, "127.0.0.1", () => socket.write(frame));
+    socket.on("close", () => resolve());
+    socket.on("error", () => resolve());
+  });
   expect(inbox.length).toBe(0);
 });
