@@ -37,6 +37,8 @@ export interface RaftConfig {
   maxAppendBytes: number;
   /** The leader refuses proposals beyond this much uncommitted entry data. */
   maxUncommittedBytes: number;
+  /** Reads the leader holds while confirming leadership; beyond it new reads are refused (the client retries). */
+  maxPendingReads: number;
   preVote: boolean;
   checkQuorum: boolean;
   /** Seeds the election-timeout randomization. */
@@ -49,6 +51,7 @@ export const DEFAULT_RAFT_TUNING = {
   maxInflightAppends: 64,
   maxAppendBytes: 1 << 20,
   maxUncommittedBytes: 64 << 20,
+  maxPendingReads: 4096,
   preVote: true,
   checkQuorum: true,
 } as const;
@@ -204,14 +207,11 @@ export class RaftCore {
   /**
    * Starts a linearizable read identified by `context` (unique per request). When the leader has confirmed its
    * leadership, `ready().readStatesReady` carries `{index, context}`: the read is safe once applied >= index.
-   * Returns false when there is no leader to ask; the caller retries later.
+   * Returns false when there is no leader to ask or too many reads are pending; the caller retries later.
    */
   readIndex(context: string): boolean {
     this.assertNoOutstandingReady();
-    if (this.role === ROLE.Leader) {
-      this.handleReadIndex(this.id, context);
-      return true;
-    }
+    if (this.role === ROLE.Leader) return this.handleReadIndex(this.id, context);
     if (this.role === ROLE.Follower && this.leaderId !== NONE) {
       this.send({ type: MessageType.ReadIndex, to: this.leaderId, context });
       return true;
@@ -626,19 +626,22 @@ export class RaftCore {
 
   // ---- linearizable reads ----
 
-  private handleReadIndex(from: NodeId, context: string): void {
+  /** Returns false when the read is refused because too many are pending. */
+  private handleReadIndex(from: NodeId, context: string): boolean {
     assert(this.role === ROLE.Leader, "only the leader serves read indexes");
+    if (this.pendingReads.length + this.readsAwaitingTermCommit.length >= this.config.maxPendingReads) return false;
     if (this.log.term(this.log.committed) !== this.term) {
       this.readsAwaitingTermCommit.push({ from, context });
-      return;
+      return true;
     }
     const read: PendingRead = { context, from, index: this.log.committed, acks: new Set([this.id]) };
     if (read.acks.size >= this.quorum()) {
       this.releaseRead(read);
-      return;
+      return true;
     }
     this.pendingReads.push(read);
     this.broadcastHeartbeat(context);
+    return true;
   }
 
   private ackRead(from: NodeId, context: string): void {

@@ -41,6 +41,8 @@ export interface RaftNodeOptions {
   transport?: Pick<TcpTransportOptions, "maxFrameBytes" | "maxQueuedFramesPerPeer" | "maxQueuedBytesPerPeer" | "reconnectInitialBackoffMs" | "reconnectMaxBackoffMs">;
   proposalTimeoutMs?: number;
   readTimeoutMs?: number;
+  /** Proposals and reads awaiting an outcome; beyond it new ones are refused with reason "overloaded". */
+  maxPendingRequests?: number;
   /** Seeds election-timeout jitter; random by default. */
   randomSeed?: number;
   onApply?: (entry: AppliedCommand) => void;
@@ -177,6 +179,7 @@ export class RaftNode {
    */
   propose(command: unknown): Promise<{ index: number }> {
     if (this.closed) return Promise.reject(new RaftProposalError("raft node is closed", "closed"));
+    if (this.overloaded()) return Promise.reject(new RaftProposalError("too many pending proposals", "overloaded"));
     const sequence = this.nextProposalSequence++;
     const envelope: Envelope = [this.incarnation, sequence, command];
     return new Promise((resolve, reject) => {
@@ -195,6 +198,7 @@ export class RaftNode {
   /** Resolves once this node has applied everything committed before the call: then a local read is linearizable. */
   readIndex(): Promise<void> {
     if (this.closed) return Promise.reject(new RaftProposalError("raft node is closed", "closed"));
+    if (this.overloaded()) return Promise.reject(new RaftProposalError("too many pending reads", "overloaded"));
     const context = `${this.incarnation}:${this.nextReadSequence++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -207,9 +211,13 @@ export class RaftNode {
         if (!read) return;
         this.reads.delete(context);
         clearTimeout(read.timer);
-        read.reject(new RaftProposalError("no leader to confirm a read", "no-leader"));
+        read.reject(new RaftProposalError("no leader to confirm a read, or it is overloaded", "no-leader"));
       });
     });
+  }
+
+  private overloaded(): boolean {
+    return this.proposals.size + this.reads.size >= (this.options.maxPendingRequests ?? 65_536);
   }
 
   private enqueue(operation: () => void): void {
