@@ -308,7 +308,8 @@ export class Segment {
     if (resume + BATCH_HEADER_BYTES > this.fileBytes) return 0;
     const resumeOffset = this.baseOffset + offsets.lastRelativeOffset();
     if (this.baseOffsetAt(resume) !== resumeOffset) return 0;
-    const times = TimeIndex.parse(timeBytes, this.timeIndex.maxEntries, offsets.lastRelativeOffset() + 1);
+    // Keep the time entry the resume batch itself may have written (its offset is the batch's last offset).
+    const times = TimeIndex.parse(timeBytes, this.timeIndex.maxEntries, this.lastOffsetAt(resume) - this.baseOffset + 1);
     for (let i = 0; i < offsets.count; i++) {
       const entry = offsets.entry(i);
       this.offsetIndex.append(entry.relativeOffset, entry.position);
