@@ -269,6 +269,10 @@ export class Writer {
     for (const chunk of chunks) this.appendView(chunk);
   }
 
+  /**
+   * The bytes written so far, as chunks to send back to back. The chunks array belongs to the writer:
+   * writing more after finish() appends to it.
+   */
   finish(): WrittenChunks {
     this.closeChunk();
     return { chunks: this.chunks, byteLength: this.chunkedBytes };
