@@ -94,6 +94,8 @@ export class PartitionLog implements FlushParticipant {
   private readonly dirtySegments = new Set<Segment>();
   private readonly listeners = new Set<() => void>();
   private unflushedAppends = 0;
+  /** Records (Kafka's "messages") appended since the last flush began: flush.messages counts these. */
+  private unflushedRecords = 0;
   private directoryNeedsSync = false;
   private recoveryPointStale = false;
   private closed = false;
@@ -186,9 +188,10 @@ export class PartitionLog implements FlushParticipant {
       position += size;
     }
     this.unflushedAppends++;
+    this.unflushedRecords += next - baseOffset;
     const durable = this.flusher.appended(this);
     if (this.flusher.mode === "fast") {
-      if (this.unflushedAppends >= this.config.flushMessages) this.flusher.requestFlush();
+      if (this.unflushedRecords >= this.config.flushMessages) this.flusher.requestFlush();
       else if (this.config.flushMs < this.flusher.intervalMs) this.flusher.requestFlushBy(nowMs + this.config.flushMs);
     }
     for (const listener of this.listeners) {
@@ -341,6 +344,7 @@ export class PartitionLog implements FlushParticipant {
     if (dirFd >= 0) fds.push(dirFd);
     const appends = this.unflushedAppends;
     this.unflushedAppends = 0;
+    this.unflushedRecords = 0;
     const coveredOffset = this.logEndOffset;
     return {
       fds,
