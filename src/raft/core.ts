@@ -59,7 +59,7 @@ export const DEFAULT_RAFT_TUNING = {
 export type ProposeResult =
   | { accepted: true; index: number }
   | { accepted: true; forwardedTo: NodeId }
-  | { accepted: false; reason: "no-leader" | "overloaded" };
+  | { accepted: false; reason: "no-leader" | "overloaded" | "transferring" };
 
 interface PendingRead {
   context: string;
@@ -98,6 +98,9 @@ export class RaftCore {
   private readonly votesReceived = new Map<NodeId, boolean>();
   private readonly progress = new Map<NodeId, Progress>();
   private uncommittedBytes = 0;
+  /** While set, the leader is handing leadership to this node and refuses proposals. */
+  private leadTransferee: NodeId = NONE;
+  private transferElapsedTicks = 0;
 
   private messages: Message[] = [];
   private readStates: ReadState[] = [];
@@ -168,6 +171,10 @@ export class RaftCore {
     this.heartbeatElapsedTicks++;
     this.electionElapsedTicks++;
     for (const pr of this.progress.values()) if (pr.state === ProgressState.Snapshot) pr.ticksSinceSnapshotSent++;
+    if (this.leadTransferee !== NONE && ++this.transferElapsedTicks >= this.config.electionTicks) {
+      // The transferee did not take over in an election timeout: keep leading.
+      this.leadTransferee = NONE;
+    }
     if (this.electionElapsedTicks >= this.config.electionTicks) {
       this.electionElapsedTicks = 0;
       if (this.config.checkQuorum) {
@@ -194,6 +201,7 @@ export class RaftCore {
     this.assertNoOutstandingReady();
     const bytes = data instanceof Uint8Array ? data : (pack(data) as Uint8Array);
     if (this.role === ROLE.Leader) {
+      if (this.leadTransferee !== NONE) return { accepted: false, reason: "transferring" };
       const index = this.appendProposals([bytes]);
       return index === undefined ? { accepted: false, reason: "overloaded" } : { accepted: true, index };
     }
@@ -219,6 +227,22 @@ export class RaftCore {
     return false;
   }
 
+  /**
+   * Hands leadership to `to` (leader only): once `to` has the whole log it is told to campaign at once, and
+   * proposals are refused meanwhile. Gives up after an election timeout. Returns false when not the leader.
+   */
+  transferLeadership(to: NodeId): boolean {
+    this.assertNoOutstandingReady();
+    assert(this.voters.includes(to), `cannot transfer leadership to non-voter ${to}`);
+    if (this.role !== ROLE.Leader) return false;
+    if (to === this.id) return true;
+    this.leadTransferee = to;
+    this.transferElapsedTicks = 0;
+    if (this.progress.get(to)!.match === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to });
+    else this.sendAppends(to, true);
+    return true;
+  }
+
   /** Compacts the log up to `index` (applied) with the application's state machine snapshot at that index. */
   compact(index: number, data: Uint8Array): void {
     this.assertNoOutstandingReady();
@@ -236,7 +260,7 @@ export class RaftCore {
       const isVoteRequest = m.type === MessageType.Vote || m.type === MessageType.PreVote;
       const inLease = this.config.checkQuorum && this.leaderId !== NONE && this.electionElapsedTicks < this.config.electionTicks;
       // A node that heard from a live leader recently ignores disruptive candidates.
-      if (isVoteRequest && inLease) return;
+      if (isVoteRequest && inLease && !m.transfer) return;
       if (m.type === MessageType.PreVote || (m.type === MessageType.PreVoteResp && !m.reject)) {
         // Pre-votes are about a future term; they move nobody's term.
       } else {
@@ -297,6 +321,7 @@ export class RaftCore {
     this.pendingReads = [];
     this.readsAwaitingTermCommit = [];
     this.uncommittedBytes = 0;
+    this.leadTransferee = NONE;
     this.needsBroadcast = false;
     this.commitChangedSinceBroadcast = false;
   }
@@ -339,7 +364,7 @@ export class RaftCore {
     this.needsBroadcast = true;
   }
 
-  private campaign(preVote: boolean): void {
+  private campaign(preVote: boolean, transfer = false): void {
     if (preVote) this.becomePreCandidate();
     else this.becomeCandidate();
     const campaignTerm = preVote ? this.term + 1 : this.term;
@@ -356,6 +381,7 @@ export class RaftCore {
         term: campaignTerm,
         index: this.log.lastIndex(),
         logTerm: this.log.lastTerm(),
+        ...(transfer ? { transfer } : {}),
       });
     }
   }
@@ -431,6 +457,10 @@ export class RaftCore {
         return;
       case MessageType.ReadIndexResp:
         this.readStates.push({ index: m.index!, context: m.context! });
+        return;
+      case MessageType.TimeoutNow:
+        // Our leader asks us to take over: skip pre-vote, and voters skip their lease for this Vote.
+        this.campaign(false, true);
         return;
     }
   }
@@ -514,7 +544,9 @@ export class RaftCore {
   private handleForwardedProposal(m: Message): void {
     const datas = (m.entries ?? []).map((e) => e.data);
     if (datas.length === 0) return;
-    if (this.role === ROLE.Leader) this.appendProposals(datas);
+    if (this.role === ROLE.Leader) {
+      if (this.leadTransferee === NONE) this.appendProposals(datas);
+    }
     else if (this.role === ROLE.Follower && this.leaderId !== NONE && this.leaderId !== m.from) {
       this.send({ type: MessageType.Propose, to: this.leaderId, entries: m.entries });
     }
@@ -577,6 +609,7 @@ export class RaftCore {
     else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshotIndex) pr.becomeReplicate();
     else if (pr.state === ProgressState.Replicate) pr.inflights.freeTo(m.index!);
     if (this.maybeCommit()) this.needsBroadcast = true;
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send({ type: MessageType.TimeoutNow, to: m.from });
     // A follower that was paused may have missed commit updates: send even an empty Append to carry the commit.
     this.sendAppends(m.from, wasPaused);
   }

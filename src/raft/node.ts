@@ -53,7 +53,7 @@ export class RaftProposalError extends Error {
   override name = "RaftProposalError";
   constructor(
     message: string,
-    readonly reason: "no-leader" | "overloaded" | "timeout" | "superseded" | "closed",
+    readonly reason: "no-leader" | "overloaded" | "transferring" | "timeout" | "superseded" | "closed",
   ) {
     super(message);
   }
@@ -213,6 +213,14 @@ export class RaftNode {
         clearTimeout(read.timer);
         read.reject(new RaftProposalError("no leader to confirm a read, or it is overloaded", "no-leader"));
       });
+    });
+  }
+
+  /** Asks this node, if it leads, to hand leadership to `to` (before a planned shutdown); watch `leaderId`. */
+  transferLeadership(to: NodeId): void {
+    if (this.closed) return;
+    this.enqueue(() => {
+      this.core.transferLeadership(to);
     });
   }
 

@@ -44,6 +44,8 @@ export const MessageType = {
   /** A follower forwards a linearizable read to the leader. */
   ReadIndex: 11,
   ReadIndexResp: 12,
+  /** Leadership transfer: the leader tells a caught-up follower to campaign now. */
+  TimeoutNow: 13,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -63,6 +65,8 @@ export interface Message {
   snapshot?: Snapshot;
   /** ReadIndex request id, echoed through heartbeats and responses. */
   context?: string;
+  /** A Vote asked for by the leader itself (leadership transfer): voters set their leader lease aside. */
+  transfer?: boolean;
 }
 
 export interface ReadState {
@@ -110,6 +114,7 @@ export function isWellFormedMessage(m: unknown): m is Message {
   if (!optionalCount(x.index) || !optionalCount(x.logTerm) || !optionalCount(x.commit) || !optionalCount(x.rejectHint)) return false;
   if (x.entries !== undefined && !(Array.isArray(x.entries) && x.entries.every(isEntry))) return false;
   if (x.context !== undefined && x.context !== null && typeof x.context !== "string") return false;
+  if (x.transfer !== undefined && typeof x.transfer !== "boolean") return false;
   if (x.snapshot !== undefined) {
     const s = x.snapshot;
     if (typeof s !== "object" || s === null || !isCount(s.index) || !isCount(s.term) || !(s.data instanceof Uint8Array)) return false;

@@ -206,6 +206,26 @@ test("ReadIndex: the leader confirms with a heartbeat round; a follower's read i
   expect(drain(follower).flatMap((r) => r.readStatesReady)).toEqual([{ index: 2, context: "read-1" }]);
 });
 
+test("leadership transfer: a lagging transferee catches up, then wins at once despite the others' lease", () => {
+  const net = new Net([1, 2, 3].map((id) => makeCore(id, [1, 2, 3])));
+  const leader = net.electLeader(1);
+  const term = leader.term;
+  net.isolated.add(3);
+  for (let i = 0; i < 5; i++) leader.propose({ n: i });
+  net.settle();
+  net.isolated.clear();
+
+  expect(leader.transferLeadership(3)).toBe(true);
+  expect(leader.propose("during transfer")).toEqual({ accepted: false, reason: "transferring" });
+  net.settle();
+  const transferee = net.cores.get(3)!;
+  expect(transferee.role).toBe(ROLE.Leader);
+  expect(transferee.term).toBe(term + 1);
+  expect(leader.role).toBe(ROLE.Follower);
+  expect(leader.leaderId).toBe(3);
+  expect(transferee.log.lastIndex()).toBeGreaterThanOrEqual(7);
+});
+
 test("a ready must be advanced before the core is driven again", () => {
   const core = makeCore(1, [1]);
   core.tick();

@@ -111,6 +111,12 @@ test("three nodes over TCP: elect, commit 1,000 batched proposals, lose the lead
   await follower.node.readIndex();
   expect(follower.node.appliedIndex).toBeGreaterThanOrEqual(forwarded.index);
 
+  // Hand leadership over and back, as before a planned restart.
+  leader.node.transferLeadership(follower.id);
+  await waitFor(() => follower.node.isLeader && members.every((m) => m.node.leaderId === follower.id), "the transfer to complete");
+  follower.node.transferLeadership(leader.id);
+  await waitFor(() => leader.node.isLeader, "the transfer back");
+
   // Lose the leader: the other two elect a new one and keep committing.
   const oldTerm = leader.node.term;
   await leader.node.close();

@@ -145,6 +145,10 @@ export class SimCluster {
     return node.core.propose(command).accepted;
   }
 
+  transferLeadership(to: SimNode): void {
+    for (const leader of this.leaders()) leader.core!.transferLeadership(to.id);
+  }
+
   read(node: SimNode): string | undefined {
     if (!node.core) return undefined;
     const context = `r${++this.readCounter}`;

@@ -34,6 +34,8 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
     maxAppendBytes: 32 + shape.int(1024),
     // Backpressure bounds the backlog a healed cluster must replicate before new proposals commit.
     maxUncommittedBytes: 256 + shape.int(2048),
+    heartbeatTicks: 1 + shape.int(2),
+    electionTicks: 6 + shape.int(12),
   };
   const cluster = new SimCluster({ nodeCount, seed, tickMs: TICK_MS, tickJitterMs: shape.int(4), config, compactEveryEntries: 8 + shape.int(3) * 16 });
   const r = cluster.random;
@@ -69,6 +71,7 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
     }
     if (r.chance(proposeProbability)) cluster.propose(cluster.nodes[r.int(nodeCount)]!);
     if (r.chance(0.01)) cluster.read(cluster.nodes[r.int(nodeCount)]!);
+    if (r.chance(0.0005)) cluster.transferLeadership(cluster.nodes[r.int(nodeCount)]!);
     cluster.step();
   }
 
