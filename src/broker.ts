@@ -13,6 +13,8 @@ import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
 import { RequestMetrics } from "./metrics/request-metrics.ts";
 import { KafkaServer } from "./net/kafka-server.ts";
 import { randomUuid } from "./protocol/reader.ts";
+import { GroupService } from "./group/group-service.ts";
+import { defaultGroupConfig } from "./group/types.ts";
 import { ProducerIdSource } from "./idempotence/producer-id-source.ts";
 import { ReplicaManager } from "./replication/replica-manager.ts";
 import { LogManager } from "./wal/log-manager.ts";
@@ -29,6 +31,7 @@ export class Broker {
   private readonly defaults: Record<string, string>;
   readonly replicas: ReplicaManager;
   readonly producerIds: ProducerIdSource;
+  readonly groups: GroupService;
   private ready = false;
   private stopping: Promise<void> | null = null;
 
@@ -42,6 +45,16 @@ export class Broker {
     this.defaults = brokerTopicDefaults(config);
     this.replicas = new ReplicaManager(config.nodeId, logs, store.database("producer-state"), this.defaults, config.maxConnections * 4);
     this.producerIds = new ProducerIdSource((size) => controller.allocateProducerIds(size));
+    this.groups = new GroupService({
+      config: {
+        ...defaultGroupConfig,
+        initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+        minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
+        maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+        offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
+      },
+      db: store.database("group-records"),
+    });
     this.router = new Router(HANDLERS, this, new RequestMetrics(this.metrics));
     this.kafkaServer = new KafkaServer(
       {
@@ -72,6 +85,7 @@ export class Broker {
     const broker = new Broker(config, store, metadata, controller, logs);
     broker.replicas.syncWithMetadata(metadata.state);
     metadata.onApply((command, state) => broker.replicas.onMetadata(command, state));
+    await broker.groups.start();
     await controller.initCluster(config.clusterId !== "" ? config.clusterId : randomUuid());
     broker.kafkaServer.listen();
     broker.httpServer.listen();
@@ -150,3 +164,4 @@ export class Broker {
     return this.stopping;
   }
 }
+      await this.groups.stop();

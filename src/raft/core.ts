@@ -267,7 +267,7 @@ export class RaftCore {
         const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
         this.becomeFollower(m.term, fromLeader ? m.from : NONE);
       }
-    } else if (m.term < this.term && m.term !== 0) {
+    } else if (m.term < this.term) {
       if ((this.config.checkQuorum || this.config.preVote) && (m.type === MessageType.Append || m.type === MessageType.Heartbeat)) {
         // Tell a stale leader about the newer term; with pre-vote it could not learn it from our campaigns.
         this.send({ type: MessageType.AppendResp, to: m.from });

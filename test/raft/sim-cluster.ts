@@ -316,13 +316,6 @@ export class SimCluster {
       for (let j = i + 1; j < up.length; j++) checkLogMatching(up[i]!.core!, up[j]!.core!);
     }
   }
-
-  /** Messages still in flight, for tests that drive the network by hand. */
-  drain(): Message[] {
-    const all = this.inFlight.map((f) => f.message);
-    this.inFlight = [];
-    return all;
-  }
 }
 
 function checkLogMatching(a: RaftCore, b: RaftCore): void {
