@@ -1,0 +1,266 @@
+/**
+ * The group coordinator's edge: wraps the pure GroupCoordinator with a clock, a timer and LMDB.
+ * After every call into the core the produced records are written in one LMDB transaction, and only
+ * once they (and every earlier write) are durable do the call's answer and any completed JoinGroup
+ * or SyncGroup answers go out. This single node coordinates every group.
+ */
+import type { Database } from "lmdb";
+import { logger } from "../lib/logger.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import { GroupCoordinator } from "./coordinator.ts";
+import type {
+  Completion,
+  DescribedGroup,
+  GroupConfig,
+  GroupRecord,
+  HeartbeatInput,
+  JoinInput,
+  JoinResponse,
+  LeaveResponse,
+  LeavingMember,
+  ListedGroup,
+  OffsetCommitInput,
+  OffsetDeleteResponse,
+  OffsetFetchResponse,
+  SyncInput,
+  SyncResponse,
+  Token,
+  TopicPartitionResults,
+} from "./types.ts";
+
+const log = logger("groups");
+
+/** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+/** LMDB keys: [groupId, "g"] for a group record, [groupId, "o", topic, partition] for an offset. */
+type RecordKey = [string, "g"] | [string, "o", string, number];
+
+type Pending =
+  | { kind: "join"; memberId: string; resolve: (response: JoinResponse) => void; reject: (error: unknown) => void }
+  | { kind: "sync"; resolve: (response: SyncResponse) => void; reject: (error: unknown) => void };
+
+export interface GroupServiceOptions {
+  config: GroupConfig;
+  db: Database<GroupRecord, RecordKey>;
+  /** Wall clock; tests pass a fake one. */
+  nowMs?: () => number;
+  generateUuid?: () => string;
+  /** Whether to arm a real timer for the core's deadlines; tests driving tick() themselves pass false. */
+  armTimer?: boolean;
+}
+
+export class GroupService {
+  private readonly db: Database<GroupRecord, RecordKey>;
+  private readonly clock: () => number;
+  private readonly core: GroupCoordinator;
+  private readonly armTimer: boolean;
+  private readonly pending = new Map<Token, Pending>();
+  private nextToken: Token = 1;
+  /** Settles when every write issued so far is durable; LMDB commits in issue order. */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerDeadlineMs = Infinity;
+  private stopped = false;
+
+  constructor(options: GroupServiceOptions) {
+    this.db = options.db;
+    this.clock = options.nowMs ?? Date.now;
+    this.armTimer = options.armTimer ?? true;
+    this.core = new GroupCoordinator({
+      config: options.config,
+      generateUuid: options.generateUuid ?? (() => crypto.randomUUID()),
+      nowMs: this.clock(),
+    });
+  }
+
+  /** Rebuilds the groups and offsets from LMDB and arms the timer. */
+  async start(): Promise<void> {
+    const records: GroupRecord[] = [];
+    for (const { value } of this.db.getRange()) records.push(value);
+    this.core.restore(records, this.clock());
+    await this.afterCall();
+    log.info("groups restored", { records: records.length, groups: this.core.listGroups([]).length });
+  }
+
+  /** Answers waiting JoinGroup/SyncGroup requests with COORDINATOR_NOT_AVAILABLE and waits for pending writes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    for (const [token, waiting] of this.pending) {
+      this.pending.delete(token);
+      if (waiting.kind === "join") waiting.resolve(joinFailure(waiting.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+      else waiting.resolve(syncFailure(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    }
+    await this.lastWrite.catch(() => {});
+  }
+
+  join(groupId: string, input: JoinInput): Promise<JoinResponse> {
+    if (this.stopped) return Promise.resolve(joinFailure(input.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    const token = this.nextToken++;
+    const answer = new Promise<JoinResponse>((resolve, reject) => {
+      this.pending.set(token, { kind: "join", memberId: input.memberId, resolve, reject });
+    });
+    this.core.join(groupId, input, this.clock(), token);
+    void this.afterCall();
+    return answer;
+  }
+
+  sync(groupId: string, input: SyncInput): Promise<SyncResponse> {
+    if (this.stopped) return Promise.resolve(syncFailure(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    const token = this.nextToken++;
+    const answer = new Promise<SyncResponse>((resolve, reject) => {
+      this.pending.set(token, { kind: "sync", resolve, reject });
+    });
+    this.core.sync(groupId, input, this.clock(), token);
+    void this.afterCall();
+    return answer;
+  }
+
+  heartbeat(groupId: string, input: HeartbeatInput): Promise<{ errorCode: number }> {
+    return this.direct(() => this.core.heartbeat(groupId, input, this.clock()));
+  }
+
+  leave(groupId: string, members: LeavingMember[]): Promise<LeaveResponse> {
+    return this.direct(() => this.core.leave(groupId, members, this.clock()));
+  }
+
+  commitOffsets(groupId: string, input: OffsetCommitInput): Promise<{ topics: TopicPartitionResults[] }> {
+    return this.direct(() => this.core.commitOffsets(groupId, input, this.clock()));
+  }
+
+  deleteOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[]): Promise<OffsetDeleteResponse> {
+    return this.direct(() => this.core.deleteOffsets(groupId, topics, this.clock()));
+  }
+
+  deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
+    return this.direct(() => this.core.deleteGroups(groupIds, this.clock()));
+  }
+
+  /** Reads wait for earlier writes, so an answer never shows an offset that a crash could still lose. */
+  async fetchOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null): Promise<OffsetFetchResponse> {
+    await this.lastWrite;
+    return this.core.fetchOffsets(groupId, topics);
+  }
+
+  listGroups(statesFilter: string[]): ListedGroup[] {
+    return this.core.listGroups(statesFilter);
+  }
+
+  describeGroups(groupIds: string[]): DescribedGroup[] {
+    return this.core.describeGroups(groupIds);
+  }
+
+  /** For tests and metrics. */
+  groupState(groupId: string): ReturnType<GroupCoordinator["groupState"]> {
+    return this.core.groupState(groupId);
+  }
+
+  /** Fires the core's due timers; the real timer calls it, tests with a fake clock call it directly. */
+  tick(): void {
+    if (this.stopped) return;
+    this.core.tick(this.clock());
+    void this.afterCall();
+  }
+
+  private async direct<T>(call: () => T): Promise<T> {
+    if (this.stopped) throw new CoordinatorStopped();
+    const response = call();
+    await this.afterCall();
+    return response;
+  }
+
+  /** Persists what the last core call produced, then sends its completions; re-arms the timer. */
+  private afterCall(): Promise<void> {
+    const ready = this.core.takeReady();
+    if (ready.records.length > 0) this.lastWrite = this.persist(ready.records);
+    const durable = this.lastWrite;
+    this.rearm();
+    if (ready.completions.length === 0) return durable;
+    return durable.then(
+      () => this.complete(ready.completions, null),
+      (error) => {
+        this.complete(ready.completions, error);
+        throw error;
+      },
+    );
+  }
+
+  private persist(records: GroupRecord[]): Promise<void> {
+    const written = this.db.transaction(() => {
+      for (const record of records) this.apply(record);
+    });
+    return written.then(
+      () => undefined,
+      (error) => {
+        log.error("persisting group records failed", { records: records.length, error });
+        throw error;
+      },
+    );
+  }
+
+  private apply(record: GroupRecord): void {
+    switch (record.type) {
+      case "offset":
+        void this.db.put([record.groupId, "o", record.topic, record.partition], record);
+        return;
+      case "offset-deleted":
+        void this.db.remove([record.groupId, "o", record.topic, record.partition]);
+        return;
+      case "group":
+        void this.db.put([record.groupId, "g"], record);
+        return;
+      case "group-deleted":
+        // Array keys sort by their first element, so one group's keys are contiguous from [groupId].
+        for (const key of this.db.getKeys({ start: [record.groupId] as unknown as RecordKey })) {
+          if (key[0] !== record.groupId) break;
+          void this.db.remove(key);
+        }
+        return;
+    }
+  }
+
+  private complete(completions: Completion[], error: unknown): void {
+    for (const completion of completions) {
+      const waiting = this.pending.get(completion.token);
+      // Already answered by stop().
+      if (waiting === undefined) continue;
+      this.pending.delete(completion.token);
+      if (error !== null) waiting.reject(error);
+      else if (waiting.kind === "join" && completion.kind === "join") waiting.resolve(completion.response);
+      else if (waiting.kind === "sync" && completion.kind === "sync") waiting.resolve(completion.response);
+      else throw new Error(`token ${completion.token}: a ${completion.kind} completion for a ${waiting.kind} request`);
+    }
+  }
+
+  private rearm(): void {
+    if (!this.armTimer || this.stopped) return;
+    const deadlineMs = this.core.nextDeadlineMs();
+    if (this.timer !== null && deadlineMs >= this.timerDeadlineMs) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const delayMs = Math.min(Math.max(deadlineMs - this.clock(), 0), MAX_TIMER_DELAY_MS);
+    this.timerDeadlineMs = deadlineMs;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerDeadlineMs = Infinity;
+      this.tick();
+    }, delayMs);
+    this.timer.unref();
+  }
+}
+
+/** Thrown by calls after stop(); handlers answer with COORDINATOR_NOT_AVAILABLE. */
+export class CoordinatorStopped extends Error {
+  constructor() {
+    super("group coordinator stopped");
+  }
+}
+
+function joinFailure(memberId: string, errorCode: number): JoinResponse {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
+}
+
+function syncFailure(errorCode: number): SyncResponse {
+  return { errorCode, protocolType: null, protocolName: null, assignment: new Uint8Array(0) };
+}
