@@ -133,6 +133,14 @@ export class Broker {
   }
 
   private registerGauges(): void {
+    const flushStat = (name: string, help: string, pick: (s: ReturnType<LogManager["stats"]>) => number) =>
+      this.metrics.register(new Gauge(name, help, () => [[undefined, pick(this.logs.stats())]]));
+    flushStat("chronik_fsyncs_total", "fdatasync calls made by the group-commit flusher.", (s) => s.fsyncCount);
+    flushStat("chronik_flush_rounds_total", "Group-commit flush rounds.", (s) => s.flushRounds);
+    flushStat("chronik_flushed_appends_total", "Appends made durable by the flusher.", (s) => s.appendsFlushed);
+    flushStat("chronik_flushed_bytes_total", "Bytes made durable by the flusher.", (s) => s.bytesFlushed);
+    flushStat("chronik_flush_appends_per_round", "Mean appends covered by one flush round.", (s) => s.appendsPerRound);
+    flushStat("chronik_flush_round_ms_total", "Time spent in flush rounds, milliseconds.", (s) => s.totalFlushMs);
     this.metrics.register(
       new Gauge("chronik_connections", "Open Kafka client connections.", () => [[undefined, this.kafkaServer.stats.connections]]),
     );
@@ -157,6 +165,7 @@ export class Broker {
       this.replicas.waiters.wakeAll();
       await this.logs.flush();
       await this.replicas.snapshotProducerState();
+      await this.groups.stop();
       await this.logs.close();
       await this.store.close();
       log.info("broker stopped");
@@ -164,4 +173,3 @@ export class Broker {
     return this.stopping;
   }
 }
-      await this.groups.stop();
