@@ -37,6 +37,8 @@ export interface RaftConfig {
   maxAppendBytes: number;
   /** The leader refuses proposals beyond this much uncommitted entry data. */
   maxUncommittedBytes: number;
+  /** Committed entry data handed out per ready; the rest follows in the next ones. */
+  maxApplyBytes: number;
   /** Reads the leader holds while confirming leadership; beyond it new reads are refused (the client retries). */
   maxPendingReads: number;
   preVote: boolean;
@@ -52,6 +54,7 @@ export const DEFAULT_RAFT_TUNING = {
   maxAppendBytes: 1 << 20,
   maxUncommittedBytes: 64 << 20,
   maxPendingReads: 4096,
+  maxApplyBytes: 16 << 20,
   preVote: true,
   checkQuorum: true,
 } as const;
@@ -723,7 +726,7 @@ export class RaftCore {
     const ready: Ready = {
       entriesToPersist: this.log.unstableEntries(),
       messagesToSend: this.messages,
-      committedEntriesToApply: this.log.entriesToApply(),
+      committedEntriesToApply: this.log.entriesToApply(this.config.maxApplyBytes),
       readStatesReady: this.readStates,
     };
     if (this.hardStateChanged()) ready.hardState = { term: this.term, vote: this.vote, commit: this.log.committed };

@@ -130,10 +130,10 @@ export class RaftLog {
     return this.entries.slice(this.stableIndex - this.snapshot.index);
   }
 
-  /** Committed entries the application has not applied yet. */
-  entriesToApply(): Entry[] {
+  /** Committed entries the application has not applied yet, at most `maxBytes` of data but at least one. */
+  entriesToApply(maxBytes: number): Entry[] {
     if (this.committed <= this.applied) return [];
-    return this.entries.slice(this.applied - this.snapshot.index, this.committed - this.snapshot.index);
+    return this.slice(this.applied + 1, maxBytes, this.committed);
   }
 
   /** Drops entries up to the snapshot's index; the snapshot covers applied state. */

@@ -36,6 +36,7 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
     maxUncommittedBytes: 256 + shape.int(2048),
     heartbeatTicks: 1 + shape.int(2),
     electionTicks: 6 + shape.int(12),
+    maxApplyBytes: 16 + shape.int(512),
   };
   const cluster = new SimCluster({ nodeCount, seed, tickMs: TICK_MS, tickJitterMs: shape.int(4), config, compactEveryEntries: 8 + shape.int(3) * 16 });
   const r = cluster.random;
