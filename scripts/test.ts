@@ -1,11 +1,13 @@
 /**
- * `npm test`: makes sure the client tools the interop tests drive are installed (kcat and Debian's
- * python3-confluent-kafka, from apt, when missing), then runs `bun test` with any extra arguments.
+ * `npm test`: makes sure the client tools the interop tests drive are installed (kcat, Debian's
+ * python3-confluent-kafka and chromium for the console test, from apt, when missing), then runs
+ * `bun test` with any extra arguments.
  */
 import { existsSync } from "node:fs";
 
 const APT_PACKAGES: { name: string; present: () => boolean }[] = [
   { name: "kcat", present: () => Bun.which("kcat") !== null },
+  { name: "chromium", present: () => existsSync("/usr/lib/chromium/chromium") },
   {
     name: "python3-confluent-kafka",
     present: () => existsSync("/usr/bin/python3") && Bun.spawnSync(["/usr/bin/python3", "-c", "import confluent_kafka"]).exitCode === 0,
