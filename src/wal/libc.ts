@@ -2,7 +2,7 @@
  * The few libc calls Node's fs lacks (mmap, munmap), bound with bun:ffi so a user needs no C toolchain.
  * File descriptors come from node:fs; durability goes through fs.fdatasync, which runs on Bun's thread pool.
  */
-import { dlopen, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, read, toArrayBuffer, type Pointer } from "bun:ffi";
 
 const PROT_READ = 0x1;
 const PROT_WRITE = 0x2;
@@ -12,7 +12,12 @@ const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
   mmap: { args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.ptr },
   munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
+  __errno_location: { args: [], returns: FFIType.ptr },
 });
+
+export const ENOSPC = 28;
+export const EOPNOTSUPP = 95;
 
 export interface Mapping {
   readonly address: Pointer;
@@ -34,4 +39,15 @@ export function mapShared(fd: number, bytes: number): Mapping {
 export function unmap(mapping: Mapping): void {
   const rc = libc.symbols.munmap(mapping.address, mapping.bytes);
   if (rc !== 0) throw new Error(`munmap failed rc=${rc}`);
+}
+
+/**
+ * Reserves disk blocks for [offset, offset + bytes) (fallocate mode 0). Returns 0 or the errno. Writing
+ * through a mapping into blocks that were never allocated costs a block allocation per page fault, and on a
+ * full disk kills the process with SIGBUS; allocating ahead makes both go away.
+ */
+export function fallocate(fd: number, offset: number, bytes: number): number {
+  if (libc.symbols.fallocate(fd, 0, offset, bytes) === 0) return 0;
+  const errnoAddress = libc.symbols.__errno_location();
+  return errnoAddress === null ? -1 : read.i32(errnoAddress, 0);
 }
