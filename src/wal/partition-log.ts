@@ -99,6 +99,8 @@ export class PartitionLog implements FlushParticipant {
   private directoryNeedsSync = false;
   private recoveryPointStale = false;
   private closed = false;
+  /** Wall-clock time the active segment was created or opened. */
+  private activeCreatedMs: number;
 
   private constructor(opts: PartitionLogOptions, clean: boolean) {
     this.topic = opts.topic;
@@ -107,6 +109,7 @@ export class PartitionLog implements FlushParticipant {
     this.config = opts.config;
     this.flusher = opts.flusher;
     this.clock = opts.clock;
+    this.activeCreatedMs = opts.clock();
     this.recovery = { clean, segments: 0, truncatedBytes: 0, droppedSegments: 0 };
   }
 
@@ -180,7 +183,7 @@ export class PartitionLog implements FlushParticipant {
       if (opts.logAppendTimeMs !== undefined) setLogAppendTime(records, position, opts.logAppendTimeMs);
       const lastOffset = next + lastOffsetDelta;
       const maxTimestampMs = readInt64(records, position + MAX_TIMESTAMP_OFFSET);
-      this.maybeRoll(size, lastOffset, nowMs);
+      this.maybeRoll(size, lastOffset, maxTimestampMs, nowMs);
       const segment = this.active;
       segment.append(records, position, size, next, lastOffset, maxTimestampMs);
       this.dirtySegments.add(segment);
@@ -412,7 +415,7 @@ export class PartitionLog implements FlushParticipant {
     return found;
   }
 
-  private maybeRoll(batchBytes: number, lastOffset: number, nowMs: number): void {
+  private maybeRoll(batchBytes: number, lastOffset: number, batchTimestampMs: number, nowMs: number): void {
     const active = this.active;
     const capacityBytes = Math.min(INT32_MAX, Math.max(this.config.segmentBytes, batchBytes));
     if (active.isEmpty) {
@@ -424,7 +427,10 @@ export class PartitionLog implements FlushParticipant {
       return;
     }
     const tooFull = active.remainingBytes < batchBytes;
-    const tooOld = active.firstBatchTimestampMs >= 0 && nowMs - active.firstBatchTimestampMs > this.config.segmentMs;
+    // As Kafka: segment.ms compares the new batch's timestamp with the first batch's, so clients sending old
+    // timestamps do not roll a segment per append; without timestamps the segment's creation time counts.
+    const waitedMs = active.firstBatchTimestampMs >= 0 ? batchTimestampMs - active.firstBatchTimestampMs : nowMs - this.activeCreatedMs;
+    const tooOld = waitedMs > this.config.segmentMs;
     if (tooFull || tooOld || !active.canHoldOffset(lastOffset)) this.roll(capacityBytes);
   }
 
@@ -440,6 +446,7 @@ export class PartitionLog implements FlushParticipant {
   private createSegment(baseOffset: number, capacityBytes: number): Segment {
     const segment = Segment.create(this.dir, baseOffset, Math.min(INT32_MAX, capacityBytes), this.config.indexIntervalBytes);
     this.segments.push(segment);
+    this.activeCreatedMs = this.clock();
     this.directoryNeedsSync = true;
     return segment;
   }

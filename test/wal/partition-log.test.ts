@@ -138,6 +138,16 @@ describe("partition log", () => {
     expect(readAll(log, 0)).toEqual([]);
   });
 
+  test("segment.ms rolls on the spread of batch timestamps, as Kafka does", async () => {
+    const manager = await openManager({ segmentMs: 60_000 });
+    const log = manager.create("t", 0);
+    log.append(seededBatch(1, 1, 10, 1_000), { leaderEpoch: 0 });
+    log.append(seededBatch(2, 1, 10, 1_000 + 60_000), { leaderEpoch: 0 });
+    expect(log.segmentCount).toBe(1);
+    log.append(seededBatch(3, 1, 10, 1_000 + 60_001), { leaderEpoch: 0 });
+    expect(log.segmentCount).toBe(2);
+  });
+
   test("wakes append listeners", async () => {
     const manager = await openManager();
     const log = manager.create("t", 0);
