@@ -2,7 +2,7 @@ import { ErrorCode } from "../protocol/error-codes.ts";
 import type { MetadataLog } from "./metadata-log.ts";
 import type { BrokerRecord, MetadataCommand, PartitionRecord, TopicRecord } from "./records.ts";
 import type { MetadataState } from "./state.ts";
-import { validateTopicConfig } from "./topic-configs.ts";
+import { topicConfigSpec, validateTopicConfig } from "./topic-configs.ts";
 
 export interface TopicCreation {
   name: string;
@@ -148,6 +148,122 @@ export function assignReplicas(
   return partitions;
 }
 
+/** Kafka's IncrementalAlterConfigs operations; AlterConfigs uses SET for every entry. */
+export const ConfigOperation = { SET: 0, DELETE: 1, APPEND: 2, SUBTRACT: 3 } as const;
+
+export interface TopicConfigAlteration {
+  name: string;
+  /** AlterConfigs semantics: overrides not named in the request are removed. */
+  replaceAll: boolean;
+  /** A null value with SET removes the override. */
+  operations: { name: string; operation: number; value: string | null }[];
+}
+
+export interface PartitionCreation {
+  name: string;
+  /** The total partition count wanted. */
+  count: number;
+  /** Replica lists of the new partitions only, or null to let the controller place them. */
+  assignments: number[][] | null;
+}
+
+export interface AdminResult {
+  name: string;
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+type Plan = { command: MetadataCommand | null } | { errorCode: number; errorMessage: string };
+
+function listItems(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** Plans one topic's config change as Kafka validates it: the whole resulting override set must be valid. */
+export function planTopicConfigAlteration(state: MetadataState, request: TopicConfigAlteration): Plan {
+  const topic = state.topic(request.name);
+  if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${request.name} does not exist` };
+  const names = request.operations.map((o) => o.name);
+  if (new Set(names).size !== names.length) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: "Error due to duplicate config keys" };
+  const next: Record<string, string> = request.replaceAll ? {} : { ...topic.configs };
+  for (const { name, operation, value } of request.operations) {
+    const spec = topicConfigSpec(name);
+    if (!spec) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Unknown topic config name: ${name}` };
+    switch (operation) {
+      case ConfigOperation.SET:
+        if (value === null) delete next[name];
+        else next[name] = value;
+        break;
+      case ConfigOperation.DELETE:
+        delete next[name];
+        break;
+      case ConfigOperation.APPEND:
+      case ConfigOperation.SUBTRACT: {
+        const verb = operation === ConfigOperation.APPEND ? "append" : "subtract";
+        if (spec.type !== "list") return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Config value ${verb} is not allowed for config key: ${name}` };
+        const current = listItems(next[name] ?? spec.defaultValue);
+        const given = listItems(value ?? "");
+        const result = operation === ConfigOperation.APPEND ? [...current, ...given.filter((v) => !current.includes(v))] : current.filter((v) => !given.includes(v));
+        next[name] = result.join(",");
+        break;
+      }
+      default:
+        return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown alter configs operation ${operation} for ${name}` };
+    }
+  }
+  for (const [name, value] of Object.entries(next)) {
+    const problem = validateTopicConfig(name, value);
+    if (problem) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: problem };
+  }
+  const changes: Record<string, string | null> = {};
+  for (const name of Object.keys(topic.configs)) if (!(name in next)) changes[name] = null;
+  for (const [name, value] of Object.entries(next)) if (topic.configs[name] !== value) changes[name] = value;
+  if (Object.keys(changes).length === 0) return { command: null };
+  return { command: { type: "alter-topic-configs", name: topic.name, configs: changes } };
+}
+
+/** Plans new partitions for a topic with Kafka's checks: a real increase, and assignments consistent with the topic. */
+export function planPartitionCreation(state: MetadataState, request: PartitionCreation): Plan {
+  const topic = state.topic(request.name);
+  if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${request.name} does not exist` };
+  const current = topic.partitions.length;
+  if (request.count < current) {
+    return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `The topic ${topic.name} currently has ${current} partition(s); ${request.count} would not be an increase.` };
+  }
+  if (request.count === current) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partition(s).` };
+  const additional = request.count - current;
+  const replicationFactor = topic.partitions[0]!.replicas.length;
+  let partitions: PartitionRecord[];
+  if (request.assignments !== null) {
+    const invalid = (errorMessage: string): Plan => ({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage });
+    if (request.assignments.length !== additional) {
+      return invalid(`Attempted to add ${additional} additional partition(s), but only ${request.assignments.length} assignment(s) were specified.`);
+    }
+    for (const brokerIds of request.assignments) {
+      if (brokerIds.length !== replicationFactor) {
+        return invalid(
+          `The manual partition assignment includes a partition with ${brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${replicationFactor} replica(s).`,
+        );
+      }
+      const duplicate = brokerIds.find((id, i) => brokerIds.indexOf(id) !== i);
+      if (duplicate !== undefined) return invalid(`The manual partition assignment includes the broker ${duplicate} more than once.`);
+      const unknown = brokerIds.find((id) => !state.broker(id));
+      if (unknown !== undefined) return invalid(`The manual partition assignment includes broker ${unknown}, but no such broker is registered.`);
+    }
+    partitions = request.assignments.map((brokerIds, i) => newPartition(current + i, brokerIds));
+  } else {
+    const live = state.brokers().filter((b) => !b.fenced);
+    if (replicationFactor > live.length) {
+      return {
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): only ${live.length} broker(s) are registered.`,
+      };
+    }
+    partitions = assignReplicas(state, live, current, additional, replicationFactor);
+  }
+  return { command: { type: "create-partitions", name: topic.name, partitions } };
+}
+
 /**
  * The controller turns admin requests into metadata commands. Operations run one at a time so each
  * is validated against the state every earlier one left behind.
@@ -231,6 +347,37 @@ export class Controller {
       await this.metadata.propose(commands);
       return results;
     });
+  }
+
+  alterTopicConfigs(requests: readonly TopicConfigAlteration[], validateOnly: boolean): Promise<AdminResult[]> {
+    return this.serialize(() => this.planEach(requests, (request) => planTopicConfigAlteration(this.state, request), validateOnly));
+  }
+
+  createPartitions(requests: readonly PartitionCreation[], validateOnly: boolean): Promise<AdminResult[]> {
+    return this.serialize(() => this.planEach(requests, (request) => planPartitionCreation(this.state, request), validateOnly));
+  }
+
+  /** Plans every named request against the current state; a name given twice is INVALID_REQUEST, as in Kafka. */
+  private async planEach<R extends { name: string }>(requests: readonly R[], plan: (request: R) => Plan, validateOnly: boolean): Promise<AdminResult[]> {
+    const counts = new Map<string, number>();
+    for (const { name } of requests) counts.set(name, (counts.get(name) ?? 0) + 1);
+    const results: AdminResult[] = [];
+    const commands: MetadataCommand[] = [];
+    for (const request of requests) {
+      if (counts.get(request.name)! > 1) {
+        results.push({ name: request.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Duplicate topic name ${request.name} in the request.` });
+        continue;
+      }
+      const outcome = plan(request);
+      if ("errorCode" in outcome) {
+        results.push({ name: request.name, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
+        continue;
+      }
+      results.push({ name: request.name, errorCode: ErrorCode.NONE, errorMessage: null });
+      if (!validateOnly && outcome.command) commands.push(outcome.command);
+    }
+    if (commands.length > 0) await this.metadata.propose(commands);
+    return results;
   }
 
   /** Records this broker's listener in the metadata (single-node mode: registration is direct). */

@@ -1,0 +1,38 @@
+import { statfsSync } from "node:fs";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import type { DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsTopic } from "../protocol/generated/35-describe-log-dirs.ts";
+import { ApiKey } from "../protocol/generated/index.ts";
+import type { Encodable } from "../protocol/encodable.ts";
+import type { ApiHandler } from "./handler.ts";
+
+/** Chronik keeps every partition in one log dir, the data dir; a single node has no replica lag. */
+export const describeLogDirsHandler: ApiHandler<DescribeLogDirsRequest, DescribeLogDirsResponse> = {
+  apiKey: ApiKey.DescribeLogDirs,
+  minVersion: 0,
+  maxVersion: 4,
+  handle(request, ctx) {
+    const { logs } = ctx.broker;
+    const wanted = request.topics === null ? null : new Map(request.topics.map((t) => [t.topic, new Set(t.partitions)]));
+    const byTopic = new Map<string, Encodable<DescribeLogDirsResponseDescribeLogDirsTopic>>();
+    for (const partitionLog of logs.all()) {
+      if (wanted !== null && !wanted.get(partitionLog.topic)?.has(partitionLog.partition)) continue;
+      let topic = byTopic.get(partitionLog.topic);
+      if (!topic) byTopic.set(partitionLog.topic, (topic = { name: partitionLog.topic, partitions: [] }));
+      topic.partitions.push({ partitionIndex: partitionLog.partition, partitionSize: partitionLog.sizeBytes, offsetLag: 0, isFutureKey: false });
+    }
+    const disk = statfsSync(logs.dataDir);
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      results: [
+        {
+          errorCode: ErrorCode.NONE,
+          logDir: logs.dataDir,
+          topics: [...byTopic.values()],
+          totalBytes: disk.blocks * disk.bsize,
+          usableBytes: disk.bavail * disk.bsize,
+        },
+      ],
+    };
+  },
+};
