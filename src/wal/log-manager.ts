@@ -42,6 +42,7 @@ export class LogManager {
   private readonly topicOverrides = new Map<string, Partial<LogConfig>>();
   private readonly retentionTimer: ReturnType<typeof setInterval>;
   private closed = false;
+  private deletions = 0;
 
   private constructor(
     readonly dataDir: string,
@@ -109,7 +110,8 @@ export class LogManager {
     for (const partitionLog of this.partitionsOf(topic)) {
       this.partitions.delete(partitionKey(topic, partitionLog.partition));
       partitionLog.closeDirty();
-      const renamed = `${partitionLog.dir}${DELETED_SUFFIX}`;
+      // Unique, so deleting a re-created topic while the last delete still runs cannot collide.
+      const renamed = `${partitionLog.dir}.${this.clock()}-${++this.deletions}${DELETED_SUFFIX}`;
       fs.renameSync(partitionLog.dir, renamed);
       doomed.push(renamed);
     }

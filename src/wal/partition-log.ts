@@ -488,7 +488,8 @@ export class PartitionLog implements FlushParticipant {
       const base = bases[i]!;
       const nextBase = bases[i + 1];
       const verifyCrc = !clean && (nextBase === undefined || nextBase > recoveryPoint);
-      const { segment, recovery } = Segment.open(this.dir, base, this.config.segmentBytes, this.config.indexIntervalBytes, verifyCrc);
+      const sealed = nextBase !== undefined;
+      const { segment, recovery } = Segment.open(this.dir, base, this.config.segmentBytes, this.config.indexIntervalBytes, { verifyCrc, sealed });
       this.segments.push(segment);
       this.recovery.truncatedBytes += recovery.truncatedBytes;
       if (recovery.truncatedBytes > 0) {
@@ -497,7 +498,7 @@ export class PartitionLog implements FlushParticipant {
       if (nextBase !== undefined && segment.nextOffset !== nextBase) {
         for (const later of bases.slice(i + 1)) {
           log.warn("dropping segment after a gap", { dir: this.dir, segment: later, expected: segment.nextOffset });
-          const { segment: dropped } = Segment.open(this.dir, later, this.config.segmentBytes, this.config.indexIntervalBytes, false);
+          const { segment: dropped } = Segment.open(this.dir, later, this.config.segmentBytes, this.config.indexIntervalBytes, { verifyCrc: false, sealed: true });
           dropped.delete();
           this.recovery.droppedSegments++;
         }

@@ -76,6 +76,10 @@ export class Segment {
   private readonly bytes: Uint8Array;
   private readonly dv: DataView;
   private bytesSinceIndexEntry = 0;
+  /** The in-memory indexes differ from the files (new entries, or rebuilt at open). */
+  private indexesDirty = true;
+  private loadedOffsetEntries = 0;
+  private loadedTimeEntries = 0;
   private refCount = 1;
   private deleted = false;
   private closed = false;
@@ -115,13 +119,20 @@ export class Segment {
    * the start (the tail after an unclean shutdown); otherwise saved indexes are trusted and only the batches
    * after the last index entry are walked, header by header.
    */
-  static open(dir: string, baseOffset: number, segmentBytes: number, indexIntervalBytes: number, verifyCrc: boolean): { segment: Segment; recovery: SegmentRecovery } {
+  static open(
+    dir: string,
+    baseOffset: number,
+    segmentBytes: number,
+    indexIntervalBytes: number,
+    opts: { verifyCrc: boolean; sealed: boolean },
+  ): { segment: Segment; recovery: SegmentRecovery } {
     const fd = fs.openSync(logPath(dir, baseOffset), "r+");
     const fileBytes = fs.fstatSync(fd).size;
-    const capacityBytes = Math.min(INT32_MAX, Math.max(segmentBytes, fileBytes, 1));
+    // A sealed segment never grows, so it reserves no address space beyond its data (the log rolls instead).
+    const capacityBytes = Math.min(INT32_MAX, Math.max(opts.sealed ? 0 : segmentBytes, fileBytes, PAGE_BYTES));
     const mapping = mapShared(fd, roundUpToPage(capacityBytes));
     const segment = new Segment(dir, baseOffset, capacityBytes, indexIntervalBytes, fd, fileBytes, mapping);
-    const recovery = segment.recover(verifyCrc);
+    const recovery = segment.recover(opts.verifyCrc);
     return { segment, recovery };
   }
 
@@ -209,6 +220,7 @@ export class Segment {
     this.walk(0, this.baseOffset, position, false);
     assert(this.sizeBytes === position, `re-walk ended at ${this.sizeBytes}, expected ${position}`);
     this.zeroTail();
+    this.indexesDirty = true;
     for (const stale of [offsetIndexPath(this.dir, this.baseOffset), timeIndexPath(this.dir, this.baseOffset)]) fs.rmSync(stale, { force: true });
   }
 
@@ -221,6 +233,8 @@ export class Segment {
   }
 
   writeIndexes(): void {
+    if (!this.indexesDirty) return;
+    this.indexesDirty = false;
     fs.writeFileSync(offsetIndexPath(this.dir, this.baseOffset), this.offsetIndex.serialize());
     fs.writeFileSync(timeIndexPath(this.dir, this.baseOffset), this.timeIndex.serialize());
   }
@@ -301,6 +315,7 @@ export class Segment {
       this.offsetOfMaxTimestamp = lastOffset;
     }
     if (this.bytesSinceIndexEntry > this.indexIntervalBytes) {
+      this.indexesDirty = true;
       this.offsetIndex.append(baseOffset - this.baseOffset, position);
       this.timeIndex.maybeAppend(this.maxTimestampMs, this.offsetOfMaxTimestamp - this.baseOffset);
       this.bytesSinceIndexEntry = 0;
@@ -325,6 +340,7 @@ export class Segment {
     }
     this.walk(start, start === 0 ? this.baseOffset : this.baseOffsetAt(start), this.fileBytes, verifyCrc);
     if (start > 0 && this.firstBatchTimestampMs < 0 && this.sizeBytes > 0) this.firstBatchTimestampMs = this.maxTimestampAt(0);
+    this.indexesDirty = start === 0 || this.offsetIndex.count !== this.loadedOffsetEntries || this.timeIndex.count !== this.loadedTimeEntries;
     const truncatedBytes = this.tailHasData() ? this.fileBytes - this.sizeBytes : 0;
     if (this.fileBytes > this.sizeBytes) this.zeroTail();
     return { truncatedBytes };
@@ -358,6 +374,9 @@ export class Segment {
       this.timeIndex.maybeAppend(Number(timeView.getBigInt64(i * 12)), timeView.getInt32(i * 12 + 8));
     }
     // The time index's last entry is the exact max through the resume batch, which the walk then re-reads.
+    // Files holding anything beyond what was kept (a dropped invalid suffix) are rewritten on close.
+    this.loadedOffsetEntries = offsetBytes.length === offsets.count * 8 ? offsets.count : -1;
+    this.loadedTimeEntries = timeBytes.length === times.count * 12 ? this.timeIndex.count : -1;
     this.maxTimestampMs = this.timeIndex.lastTimestamp();
     this.offsetOfMaxTimestamp = this.timeIndex.count === 0 ? -1 : this.baseOffset + this.timeIndex.lastRelativeOffset();
     this.bytesSinceIndexEntry = 0;

@@ -138,6 +138,11 @@ describe("recovery", () => {
       expect(log.offsetForTimestamp(NOW_MS + k)).toEqual({ offset: 3 * Math.max(0, k - 2) + Math.min(k, 2), timestamp: NOW_MS + k });
     }
     await reopened.close();
+    // The rebuilt indexes were saved: every file is whole again.
+    for (const [i, segment] of before.entries()) {
+      expect(fs.statSync(path.join(partitionDir, indexes[i]!)).size).toBe(segment.offsetIndexEntries * 8);
+      expect(fs.statSync(path.join(partitionDir, indexes[i]!.replace(".index", ".timeindex"))).size).toBe(segment.timeIndexEntries * 12);
+    }
   });
 
   test("segments after a corrupt one are dropped so the log stays contiguous", async () => {
