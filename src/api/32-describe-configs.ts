@@ -115,7 +115,10 @@ function describeTopic(brokerDefaults: Readonly<Record<string, string>>, overrid
 }
 
 function describeBroker(ctx: RequestContext): Described[] {
-  return describeBrokerConfigs(ctx.broker.config).map((c) => ({
+  const { broker } = ctx;
+  // The port and directory in use, not the options that asked for them (port 0, a relative path).
+  const inUse = { ...broker.config, kafkaPort: broker.kafkaPort, dataDir: broker.logs.dataDir };
+  return describeBrokerConfigs(inUse).map((c) => ({
     name: c.name,
     value: c.value,
     source: c.source,

@@ -98,6 +98,8 @@ test("DescribeConfigs answers a BROKER resource with read-only broker configs un
   for (const name of ["message.max.bytes", "log.segment.bytes", "socket.request.max.bytes", "group.initial.rebalance.delay.ms", "offsets.retention.minutes", "log.cleanup.policy"]) {
     expect(byName[name]?.readOnly).toBe(true);
   }
+  expect(byName["listeners"].value).toBe(`PLAINTEXT://127.0.0.1:${broker.kafkaPort}`);
+  expect(byName["log.dirs"].value).toBe(broker.dataDir);
   const [clusterDefaults] = await describeConfigs(3, [{ resourceType: BROKER, resourceName: "", configurationKeys: null }]);
   expect(clusterDefaults).toMatchObject({ errorCode: ErrorCode.NONE, configs: [] });
 });
