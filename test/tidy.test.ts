@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { OPTIONS, flagName } from "../src/config/options.ts";
 
@@ -8,6 +8,7 @@ const HAND_WRITTEN_MAX_LINES = 800;
 
 function files(dir: string, extensions: string[]): string[] {
   const out: string[] = [];
+  if (!existsSync(join(ROOT, dir))) return out;
   for (const name of readdirSync(join(ROOT, dir))) {
     const path = join(dir, name);
     const full = join(ROOT, path);
