@@ -149,9 +149,15 @@ export class LogManager {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.retentionTimer);
-    await this.flusher.flushAll();
+    await this.flusher.flushAll().catch(() => {});
     this.flusher.stop();
-    for (const partitionLog of this.partitions.values()) partitionLog.closeClean();
+    // After a failed fsync nothing may vouch for the files: the next start recovers them as after a crash.
+    const failure = this.flusher.failed;
+    if (failure !== null) log.error("closing without clean-shutdown markers after an fsync failure", { error: failure });
+    for (const partitionLog of this.partitions.values()) {
+      if (failure === null) partitionLog.closeClean();
+      else partitionLog.closeDirty();
+    }
     this.partitions.clear();
   }
 

@@ -183,10 +183,16 @@ export class PartitionLog implements FlushParticipant {
       if (opts.logAppendTimeMs !== undefined) setLogAppendTime(records, position, opts.logAppendTimeMs);
       const lastOffset = next + lastOffsetDelta;
       const maxTimestampMs = readInt64(records, position + MAX_TIMESTAMP_OFFSET);
-      this.maybeRoll(size, lastOffset, maxTimestampMs, nowMs);
-      const segment = this.active;
-      segment.append(records, position, size, next, lastOffset, maxTimestampMs);
-      this.dirtySegments.add(segment);
+      try {
+        this.maybeRoll(size, lastOffset, maxTimestampMs, nowMs);
+        const segment = this.active;
+        segment.append(records, position, size, next, lastOffset, maxTimestampMs);
+        this.dirtySegments.add(segment);
+      } catch (error) {
+        // A request is all or nothing: undo the batches of this call already copied (e.g. disk full).
+        if (this.logEndOffset > baseOffset) this.truncateTo(baseOffset);
+        throw error;
+      }
       next = lastOffset + 1;
       position += size;
     }

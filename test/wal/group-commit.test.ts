@@ -40,6 +40,28 @@ describe("group commit", () => {
     await manager.close();
   });
 
+  test("fdatasync runs off the JS thread: the event loop keeps turning while a flush is in flight", async () => {
+    const manager = await LogManager.open({ dataDir: dir(), flushMode: "durable", clock: () => NOW_MS });
+    const log = manager.create("big", 0);
+    const batch = seededBatch(1, 1, 60_000, NOW_MS);
+    let result = log.append(batch, { leaderEpoch: 0 });
+    for (let i = 0; i < 500; i++) result = log.append(batch, { leaderEpoch: 0 });
+    let done = false;
+    let turns = 0;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    await result.durable;
+    done = true;
+    // A blocking fdatasync would finish the round inside one callback, before the spinner ever ran.
+    expect(turns).toBeGreaterThan(2);
+    expect(manager.stats().flushRounds).toBe(1);
+    await manager.close();
+  });
+
   test("fast mode acknowledges at once and syncs in the background", async () => {
     const manager = await LogManager.open({ dataDir: dir(), flushMode: "fast", flushIntervalMs: 20, clock: () => NOW_MS });
     const log = manager.create("quick", 0);
