@@ -26,6 +26,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Keep the data dir when cleaning up (for restart tests that own the dir). */
   keepData?: boolean;
+  /** The program to run instead of `bun src/main.ts` (e.g. a compiled executable). */
+  command?: string[];
 }
 
 /** Starts `bun src/main.ts start` on free ports (port 0, read back from the log) with a temporary data dir. */
@@ -33,7 +35,7 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "chronik-test-"));
   const child = Bun.spawn(
-    [process.execPath, join(ROOT, "src/main.ts"), "start", "--host", "127.0.0.1", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir, ...(options.args ?? [])],
+    [...(options.command ?? [process.execPath, join(ROOT, "src/main.ts")]), "start", "--host", "127.0.0.1", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir, ...(options.args ?? [])],
     { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } },
   );
   let stderr = "";
