@@ -151,14 +151,26 @@ export function validateBatches(records: Uint8Array, maxBatchBytes: number): Val
   return { ok: true, batches, totalRecords };
 }
 
-/** Not covered by the CRC, so no recomputation. */
+function putInt32(view: Uint8Array, at: number, value: number): void {
+  view[at] = value >>> 24;
+  view[at + 1] = value >>> 16;
+  view[at + 2] = value >>> 8;
+  view[at + 3] = value;
+}
+
+/** Not covered by the CRC, so no recomputation. Byte writes, not a DataView: this runs on every append. */
 export function rewriteBaseOffset(view: Uint8Array, pos: number, baseOffset: number): void {
-  setInt64(dataView(view), pos + BASE_OFFSET_OFFSET, baseOffset);
+  if (!(Number.isSafeInteger(baseOffset) && baseOffset >= 0)) throw new RangeError(`base offset ${baseOffset}`);
+  if (pos < 0 || pos + BATCH_HEADER_BYTES > view.length) throw new RangeError(`batch header at ${pos} exceeds ${view.length} bytes`);
+  putInt32(view, pos + BASE_OFFSET_OFFSET, Math.floor(baseOffset / 0x1_0000_0000));
+  putInt32(view, pos + BASE_OFFSET_OFFSET + 4, baseOffset >>> 0);
 }
 
 /** Not covered by the CRC, so no recomputation. */
 export function setPartitionLeaderEpoch(view: Uint8Array, pos: number, epoch: number): void {
-  dataView(view).setInt32(pos + PARTITION_LEADER_EPOCH_OFFSET, epoch);
+  if (!(Number.isInteger(epoch) && epoch >= -1 && epoch <= 0x7fffffff)) throw new RangeError(`leader epoch ${epoch}`);
+  if (pos < 0 || pos + BATCH_HEADER_BYTES > view.length) throw new RangeError(`batch header at ${pos} exceeds ${view.length} bytes`);
+  putInt32(view, pos + PARTITION_LEADER_EPOCH_OFFSET, epoch);
 }
 
 /**
