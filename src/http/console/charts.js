@@ -42,8 +42,8 @@ export class ThroughputChart {
     const pad = { left: 64, right: 72, top: 10, bottom: 22 };
     const plotWidth = width - pad.left - pad.right;
     const plotHeight = height - pad.top - pad.bottom;
-    const maxMessages = niceMax(Math.max(1, ...this.points.map((p) => p.messages)));
-    const maxBytes = niceMax(Math.max(1, ...this.points.map((p) => p.bytes)));
+    const maxMessages = niceMax(Math.max(10, ...this.points.map((p) => p.messages)));
+    const maxBytes = niceMax(Math.max(1000, ...this.points.map((p) => p.bytes)));
 
     g.font = "11px system-ui, sans-serif";
     g.lineWidth = 1;

@@ -68,7 +68,7 @@ async function overview() {
       null,
       table(
         [
-          { title: "Node", cell: (b) => h("span", {}, String(b.nodeId), b.nodeId === cluster.node.nodeId ? h("span", { className: "badge" }, " this node") : "") },
+          { title: "Node", cell: (b) => h("span", {}, String(b.nodeId), b.nodeId === cluster.node.nodeId ? h("span", { className: "badge", style: "margin-left:8px" }, "this node") : "") },
           { title: "Host", cell: (b) => h("span", { className: "mono" }, `${b.host}:${b.port}`) },
           { title: "Rack", cell: (b) => b.rack ?? h("span", { className: "null" }, "none") },
           { title: "Status", cell: (b) => (b.fenced ? h("span", { className: "badge bad" }, "fenced") : h("span", { className: "badge good" }, "active")) },
