@@ -119,7 +119,7 @@ async function overview() {
 }
 
 function createTopicForm() {
-  const name = h("input", { type: "text", name: "name", placeholder: "orders", required: true, pattern: "[a-zA-Z0-9._-]+" });
+  const name = h("input", { type: "text", name: "name", placeholder: "orders", required: true, pattern: "[a-zA-Z0-9._\\-]+" });
   const partitions = h("input", { type: "number", name: "partitions", min: 1, value: 1 });
   const status = h("div");
   const form = h(
