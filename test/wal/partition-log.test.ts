@@ -122,6 +122,24 @@ describe("partition log", () => {
     expect(log.logEndOffset).toBe(6 + 4 + 4);
   });
 
+  test("small batches copied into the mapping and large ones written through the fd read back alike", async () => {
+    const manager = await openManager({ segmentBytes: 512 * 1024 });
+    const log = manager.create("mixed", 0);
+    const sizes = [100, 20_000, 1_000, 100_000, 16_384, 3, 70_000, 500];
+    const written = sizes.map((valueBytes, i) => {
+      const batch = seededBatch(i, 1, valueBytes, NOW_MS + i);
+      log.append(batch, { leaderEpoch: 1 });
+      return batch;
+    });
+    expect(readAll(log, 0)).toEqual(written);
+    await manager.flush();
+    const dir = manager.dataDir;
+    manager.abandon();
+    managers.splice(managers.indexOf(manager), 1);
+    const reopened = await openManager({ segmentBytes: 512 * 1024 }, dir);
+    expect(readAll(reopened.get("mixed", 0)!, 0)).toEqual(written);
+  });
+
   test("truncateTo removes the tail and appends continue from there", async () => {
     const manager = await openManager({ segmentBytes: 1500 });
     const log = manager.create("t", 0);
