@@ -165,8 +165,8 @@ async function runCase(bootstrap: string, broker: BenchBroker | null, recordByte
   if (broker !== null) {
     const text = await broker.metrics();
     const rounds = metricValue(text, "chronik_flush_rounds_total");
-    const appends = metricValue(text, "chronik_flush_appends_per_round_sum");
-    appendsPerFlushRound = Number.isFinite(rounds) && Number.isFinite(appends) && rounds > 0 ? appends / rounds : null;
+    const appends = metricValue(text, "chronik_flushed_appends_total");
+    appendsPerFlushRound = rounds > 0 && Number.isFinite(appends) ? appends / rounds : null;
   }
   const quantiles = (h: Histogram) => ({ p50: h.quantileMs(0.5), p99: h.quantileMs(0.99), p999: h.quantileMs(0.999) });
   return {
