@@ -12,7 +12,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${broker.httpPort}`;
 });
 afterAll(async () => {
-  await broker.cleanup();
+  await broker?.cleanup();
 });
 
 async function produce(topic: string, lines: string[] | Uint8Array, extra: string[] = []): Promise<void> {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { Kafka, logLevel } from "kafkajs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startBroker, type BrokerProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
@@ -35,7 +36,7 @@ beforeAll(async () => {
     throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) to run the console test`);
   }
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  broker = await startBroker();
+  broker = await startBroker({ args: ["--group-initial-rebalance-delay-ms", "0"] });
   base = `http://127.0.0.1:${broker.httpPort}`;
   const created = await fetch(`${base}/api/topics`, { method: "POST", body: JSON.stringify({ name: "console-orders", partitions: 3 }) });
   expect(created.status).toBe(201);
@@ -109,10 +110,37 @@ test("the message browser shows a message's key, value and headers, as text and 
   await page.getByText("event-20", { exact: true }).waitFor();
 });
 
-test("the groups page renders (no groups yet) and creating a topic from the console works", async () => {
+test("the groups pages show a group's committed offsets and lag", async () => {
   await page.goto(`${base}/#/groups`);
   await page.getByText("No consumer groups yet.").waitFor();
+  const kafka = new Kafka({ clientId: "console-test", brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: "console-group", heartbeatInterval: 500 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: "console-orders", fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    await waitFor(async () => {
+      const group = await (await fetch(`${base}/api/groups/console-group`)).json();
+      return group.offsets?.some((o: { partition: number; committedOffset: number }) => o.partition === 0 && o.committedOffset === 2);
+    }, "console-group to commit offset 2 on partition 0");
+  } finally {
+    await consumer.disconnect();
+  }
+  await produce("console-orders", ["order-3:late"], ["-K", ":", "-p", "0"]);
+  // Same URL as before: only a reload renders the page again.
+  await page.reload();
+  const row = page.locator("tr", { has: page.getByRole("link", { name: "console-group" }) });
+  await row.waitFor();
+  expect(await row.locator("td").nth(4).textContent()).toBe("1");
   await shoot("groups");
+  await row.getByRole("link", { name: "console-group" }).click();
+  await page.getByRole("heading", { name: /console-group/ }).waitFor();
+  const lagRow = page.locator("section", { hasText: "Committed offsets and lag" }).locator("tbody tr", { hasText: "console-orders" }).first();
+  expect(await lagRow.locator("td").nth(4).textContent()).toBe("1");
+  await shoot("group");
+});
+
+test("creating a topic from the console opens its page", async () => {
   await page.goto(`${base}/#/topics`);
   await page.locator("input[name=name]").fill("made-in-console");
   await page.locator("input[name=partitions]").fill("2");
