@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { readFileSync } from "node:fs";
 import { Broker } from "./broker.ts";
+import { CLI_COMMAND_WORDS, cliUsageLines, runCli } from "./cli/index.ts";
 import { ConfigError, helpText, parseBrokerConfig } from "./config/parse.ts";
 import { logger, setLogLevel, type LogLevel } from "./lib/logger.ts";
 
@@ -9,7 +10,10 @@ const log = logger("main");
 const USAGE = `Usage: chronik <command> [options]
 
 Commands:
-  start        Start a broker (chronik start --help for its options)
+  start                 Start a broker (chronik start --help for its options)
+${cliUsageLines().join("\n")}
+
+Client commands take --bootstrap HOST:PORT (env CHRONIK_BOOTSTRAP, default localhost:9092) and --help.
 
 Options:
   --help       Show this help
@@ -68,6 +72,10 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(USAGE + "\n");
       return;
     default:
+      if (CLI_COMMAND_WORDS.has(command)) {
+        process.exitCode = await runCli(argv);
+        return;
+      }
       process.stderr.write(`chronik: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
       process.exit(2);
   }
