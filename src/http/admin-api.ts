@@ -124,10 +124,10 @@ export class AdminApi {
     };
   }
 
-  private topicSummary(topic: TopicRecord) {
+  private topicSummary(topic: TopicRecord, replicas: readonly LocalReplica[] = this.broker.replicas.replicasOf(topic.name)) {
     let sizeBytes = 0;
     let messageCount = 0;
-    for (const replica of this.broker.replicas.replicasOf(topic.name)) {
+    for (const replica of replicas) {
       sizeBytes += replica.log.sizeBytes;
       messageCount += replica.log.highWatermark - replica.log.logStartOffset;
     }
@@ -142,7 +142,16 @@ export class AdminApi {
   }
 
   private topics() {
-    return [...this.broker.metadata.state.topics()].sort((a, b) => a.name.localeCompare(b.name)).map((t) => this.topicSummary(t));
+    // One pass over the replicas rather than one per topic.
+    const byTopic = new Map<string, LocalReplica[]>();
+    for (const replica of this.broker.replicas.allReplicas()) {
+      const list = byTopic.get(replica.topic);
+      if (list) list.push(replica);
+      else byTopic.set(replica.topic, [replica]);
+    }
+    return [...this.broker.metadata.state.topics()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((t) => this.topicSummary(t, byTopic.get(t.name) ?? []));
   }
 
   private requireTopic(name: string): TopicRecord {
@@ -181,6 +190,11 @@ export class AdminApi {
   }
 
   private async readJson(request: Request): Promise<unknown> {
+    // Demanding JSON makes a cross-site form or fetch need a CORS preflight, which this server never grants.
+    const contentType = request.headers.get("content-type") ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+      throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", `request body must be application/json, got "${contentType}"`);
+    }
     const declared = Number(request.headers.get("content-length") ?? "0");
     if (declared > this.maxBodyBytes) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `request body over ${this.maxBodyBytes} bytes`);
     const body = await request.arrayBuffer();

@@ -74,8 +74,13 @@ test("POST /api/topics creates topics and answers Kafka's errors with 400 and 40
     expect({ body, status: answer.status, error: answer.body.error }).toEqual({ body, status: 400, error });
     expect(typeof answer.body.message).toBe("string");
   }
-  const tooLarge = await fetch(`${base}/api/topics`, { method: "POST", body: "x".repeat(1024 * 1024 + 1) });
+  const tooLarge = await fetch(`${base}/api/topics`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(1024 * 1024 + 1) });
   expect(tooLarge.status).toBe(413);
+  // A cross-site form posts text/plain without a preflight; only JSON is accepted.
+  const asText = await fetch(`${base}/api/topics`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ name: "csrf" }) });
+  expect(asText.status).toBe(415);
+  expect((await asText.json()).error).toBe("UNSUPPORTED_MEDIA_TYPE");
+  expect((await get("/api/topics/csrf")).status).toBe(404);
 });
 
 test("GET /api/topics and /api/topics/:name show sizes, offsets and configs of data produced by kcat", async () => {

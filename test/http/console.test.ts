@@ -38,7 +38,11 @@ beforeAll(async () => {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   broker = await startBroker({ args: ["--group-initial-rebalance-delay-ms", "0"] });
   base = `http://127.0.0.1:${broker.httpPort}`;
-  const created = await fetch(`${base}/api/topics`, { method: "POST", body: JSON.stringify({ name: "console-orders", partitions: 3 }) });
+  const created = await fetch(`${base}/api/topics`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "console-orders", partitions: 3 }),
+  });
   expect(created.status).toBe(201);
   await produce("console-orders", ['order-1:{"id":1,"total":12.5}', "order-2:second order"], ["-K", ":", "-p", "0", "-H", "source=console-test"]);
   await produce("console-events", Array.from({ length: 40 }, (_, i) => `event-${i}`), ["-p", "0"]);
