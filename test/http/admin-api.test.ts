@@ -162,7 +162,8 @@ test("GET /api/cluster and /api/stats describe the node and count appended recor
   const cluster = await get("/api/cluster");
   expect(cluster.status).toBe(200);
   expect(cluster.body).toMatchObject({ controllerId: 1, node: { nodeId: 1, kafkaPort: broker.kafkaPort, httpPort: broker.httpPort, ready: true } });
-  expect(cluster.body.brokers).toEqual([{ nodeId: 1, host: "127.0.0.1", port: broker.kafkaPort, rack: null, fenced: false }]);
+  expect(cluster.body.brokers).toHaveLength(1);
+  expect(cluster.body.brokers[0]).toMatchObject({ nodeId: 1, host: "127.0.0.1", port: broker.kafkaPort, rack: null, fenced: false });
   expect(typeof cluster.body.clusterId).toBe("string");
   expect(cluster.body.node.uptimeMs).toBeGreaterThan(0);
   expect(cluster.body.flush.fsyncCount).toBeGreaterThan(0);
