@@ -14,7 +14,8 @@ const cluster: CliCommand = {
     positionals: [],
     flags: [JSON_FLAG, BOOTSTRAP_FLAG],
   },
-  async run({ session, json }) {
+  async run({ connect, json }) {
+    const session = await connect();
     const connection = session.bootstrap;
     let info: { clusterId: string | null; controllerId: number; brokers: { nodeId: number; host: string; port: number; rack: string | null }[] };
     let supportsDescribeCluster = true;

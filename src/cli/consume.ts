@@ -28,7 +28,7 @@ const consume: CliCommand = {
     ],
     notes: ["Without --max-messages, --exit-at-end or --timeout-ms it runs until interrupted (Ctrl-C commits and exits)."],
   },
-  async run({ args, session }) {
+  async run({ args, connect }) {
     const topicName = args.positionals[0]!;
     const onlyPartition = intFlag(args, "consume", "partition", 0);
     const maxMessages = intFlag(args, "consume", "max-messages", 1);
@@ -39,6 +39,7 @@ const consume: CliCommand = {
     const startAt = parseOffset(stringFlag(args, "offset"));
     const format = compileFormat(stringFlag(args, "format") ?? "%v");
 
+    const session = await connect();
     const topic = await session.topic(topicName);
     if (onlyPartition !== undefined && !topic.leaders.has(onlyPartition)) {
       throw new CliError(`topic ${topicName} has ${topic.leaders.size} partitions; partition ${onlyPartition} does not exist`);

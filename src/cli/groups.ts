@@ -13,7 +13,8 @@ const RESETTABLE_STATES = new Set(["Empty", "Dead"]);
 
 const list: CliCommand = {
   spec: { name: "groups list", summary: "List consumer groups on every broker.", positionals: [], flags: [JSON_FLAG, BOOTSTRAP_FLAG] },
-  async run({ session, json }) {
+  async run({ connect, json }) {
+    const session = await connect();
     await session.metadata([]);
     const groups: { groupId: string; state: string; protocolType: string }[] = [];
     for (const nodeId of session.brokerIds()) {
@@ -46,8 +47,9 @@ const describe: CliCommand = {
     positionals: [GROUP_ARG],
     flags: [JSON_FLAG, BOOTSTRAP_FLAG],
   },
-  async run({ args, session, json }) {
+  async run({ args, connect, json }) {
     const groupId = args.positionals[0]!;
+    const session = await connect();
     const coordinator = await session.coordinator(groupId);
     const group = await describeGroup(coordinator, groupId);
     const committed = await fetchCommittedOffsets(coordinator, groupId, null);
@@ -92,7 +94,7 @@ const resetOffsets: CliCommand = {
     ],
     notes: ["Exactly one of --to-earliest, --to-latest and --to-offset is required."],
   },
-  async run({ args, session, json }) {
+  async run({ args, connect, json }) {
     const groupId = args.positionals[0]!;
     const topicName = stringFlag(args, "topic");
     if (topicName === undefined) throw new UsageError("--topic is required", "groups reset-offsets");
@@ -101,6 +103,7 @@ const resetOffsets: CliCommand = {
     if (targets !== 1) throw new UsageError("give exactly one of --to-earliest, --to-latest and --to-offset N", "groups reset-offsets");
     const onlyPartition = intFlag(args, "groups reset-offsets", "partition", 0);
 
+    const session = await connect();
     const coordinator = await session.coordinator(groupId);
     const group = await describeGroup(coordinator, groupId);
     if (!RESETTABLE_STATES.has(group.groupState)) {

@@ -48,8 +48,8 @@ export async function runCli(argv: readonly string[], env: Record<string, string
   let session: Session | null = null;
   try {
     const args = parseArgs(command.spec, rest);
-    session = await Session.open(bootstrapOf(args, env));
-    return await command.run({ args, session, json: boolFlag(args, "json") });
+    const connect = async () => (session ??= await Session.open(bootstrapOf(args, env)));
+    return await command.run({ args, connect, json: boolFlag(args, "json") });
   } catch (error) {
     return report(command.spec.name, error);
   } finally {

@@ -5,7 +5,8 @@ import type { Session } from "./session.ts";
 /** What a command gets to run with. */
 export interface CommandContext {
   args: ParsedArgs;
-  session: Session;
+  /** Connects on first call, so flag mistakes are reported before any connection attempt. */
+  connect(): Promise<Session>;
   json: boolean;
 }
 

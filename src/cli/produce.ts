@@ -8,6 +8,7 @@ import { CliError, describeError } from "./session.ts";
 
 const LINGER_MS = 5;
 const PROGRESS_INTERVAL_MS = 250;
+const CONNECTION_CHECK_INTERVAL_MS = 100;
 /** Unkeyed records stay on one partition for this many records, so batches fill (Kafka's sticky partitioning). */
 const STICKY_RUN_RECORDS = 1000;
 
@@ -25,7 +26,7 @@ const produce: CliCommand = {
     ],
     notes: ["Progress goes to stderr while stderr is a terminal; the final count always does.", "Exits 1 when any record fails."],
   },
-  async run({ args, session }) {
+  async run({ args, connect }) {
     const topicName = args.positionals[0]!;
     const acks = parseAcks(stringFlag(args, "acks"));
     const fixedPartition = intFlag(args, "produce", "partition", 0);
@@ -34,6 +35,7 @@ const produce: CliCommand = {
     const encoder = new TextEncoder();
     const headers: RecordHeaderInput[] = keyValueFlag(args, "produce", "header").map(([key, value]) => ({ key, value: encoder.encode(value) }));
 
+    const session = await connect();
     const topic = await session.topic(topicName, true);
     const partitionCount = topic.leaders.size;
     if (fixedPartition !== undefined && !topic.leaders.has(fixedPartition)) {
@@ -70,6 +72,7 @@ const produce: CliCommand = {
         }
         const partition = fixedPartition ?? (key !== null ? partitionForKey(key, partitionCount) : Math.floor(sent / STICKY_RUN_RECORDS) % partitionCount);
         const producer = producerOf(partition);
+        if (producer.connection.closed) throw new CliError(`lost the connection to the leader of ${topicName}-${partition} after ${sent} records`);
         const valueBytes = encoder.encode(value);
         for (;;) {
           try {
@@ -82,7 +85,7 @@ const produce: CliCommand = {
         }
         sent++;
       }
-      await Promise.all([...producers.values()].map((p) => p.flush()));
+      await Promise.all([...producers.values()].map(flushOrFail));
     } finally {
       if (progress !== null) {
         clearInterval(progress);
@@ -98,6 +101,21 @@ const produce: CliCommand = {
     return 0;
   },
 };
+
+/** Flushes, failing instead of waiting forever when the connection closes with batches still unsent. */
+async function flushOrFail(producer: Producer): Promise<void> {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const closed = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (producer.connection.closed) reject(new CliError("lost the connection to the broker before every record was acknowledged"));
+    }, CONNECTION_CHECK_INTERVAL_MS);
+  });
+  try {
+    await Promise.race([producer.flush(), closed]);
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 function parseAcks(text: string | undefined): Acks {
   if (text === undefined || text === "all" || text === "-1") return -1;

@@ -47,11 +47,12 @@ const create: CliCommand = {
       BOOTSTRAP_FLAG,
     ],
   },
-  async run({ args, session }) {
+  async run({ args, connect }) {
     const name = args.positionals[0]!;
     const partitions = intFlag(args, "topics create", "partitions", 1) ?? -1;
     const replicationFactor = intFlag(args, "topics create", "replication-factor", 1, 32767) ?? -1;
     const configs = keyValueFlag(args, "topics create", "config").map(([key, value]) => ({ name: key, value }));
+    const session = await connect();
     const connection = session.bootstrap;
     const version = connection.pickVersion(ApiKey.CreateTopics, 7);
     if (version < 4 && (partitions < 0 || replicationFactor < 0)) {
@@ -82,7 +83,8 @@ const list: CliCommand = {
     positionals: [],
     flags: [{ name: "internal", description: "include internal topics" }, JSON_FLAG, BOOTSTRAP_FLAG],
   },
-  async run({ args, session, json }) {
+  async run({ args, connect, json }) {
+    const session = await connect();
     const response = await session.metadata(null);
     const topics = response.topics
       .filter((t) => t.errorCode === ErrorCode.NONE && (boolFlag(args, "internal") || !t.isInternal))
@@ -101,8 +103,9 @@ const describe: CliCommand = {
     positionals: [TOPIC_ARG],
     flags: [{ name: "all-configs", description: "list every config, not only the topic's overrides" }, JSON_FLAG, BOOTSTRAP_FLAG],
   },
-  async run({ args, session, json }) {
+  async run({ args, connect, json }) {
     const name = args.positionals[0]!;
+    const session = await connect();
     const response = await session.metadata([name]);
     const topic = response.topics.find((t) => t.name === name);
     if (topic === undefined) throw new CliError(`the broker's Metadata response does not mention topic ${name}`);
@@ -139,8 +142,9 @@ const describe: CliCommand = {
 
 const remove: CliCommand = {
   spec: { name: "topics delete", summary: "Delete a topic and its data.", positionals: [TOPIC_ARG], flags: [BOOTSTRAP_FLAG] },
-  async run({ args, session }) {
+  async run({ args, connect }) {
     const name = args.positionals[0]!;
+    const session = await connect();
     const connection = session.bootstrap;
     // v6 addresses topics by name or id in a list of structs; names alone are enough here.
     const version = connection.pickVersion(ApiKey.DeleteTopics, 5);
@@ -165,7 +169,7 @@ const alter: CliCommand = {
       BOOTSTRAP_FLAG,
     ],
   },
-  async run({ args, session }) {
+  async run({ args, connect }) {
     const name = args.positionals[0]!;
     const sets = keyValueFlag(args, "topics alter", "config");
     const deletes = listFlag(args, "delete-config");
@@ -173,6 +177,7 @@ const alter: CliCommand = {
     if (sets.length === 0 && deletes.length === 0 && partitions === undefined) {
       throw new UsageError("nothing to change: give --config, --delete-config or --partitions", "topics alter");
     }
+    const session = await connect();
     const connection = session.bootstrap;
     if (sets.length > 0 || deletes.length > 0) {
       const version = connection.pickVersion(ApiKey.IncrementalAlterConfigs, 1);
