@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { logger } from "../lib/logger.ts";
 import {
+  BASE_OFFSET_OFFSET,
   BATCH_HEADER_BYTES,
   CURRENT_MAGIC,
   LAST_OFFSET_DELTA_OFFSET,
@@ -165,6 +166,18 @@ export class PartitionLog implements FlushParticipant {
    * LogAppendTime topics, the timestamp are written into records in place before the copy.
    */
   append(records: Uint8Array, opts: { leaderEpoch: number; logAppendTimeMs?: number }): AppendResult {
+    return this.appendBatches(records, opts);
+  }
+
+  /**
+   * Appends batches exactly as a leader wrote them (a follower replicating): their base offsets, leader epochs
+   * and timestamps are kept, and the first must continue this log.
+   */
+  appendReplicated(records: Uint8Array): AppendResult {
+    return this.appendBatches(records, null);
+  }
+
+  private appendBatches(records: Uint8Array, opts: { leaderEpoch: number; logAppendTimeMs?: number } | null): AppendResult {
     assert(!this.closed, "append to a closed log");
     assert(records.length >= BATCH_HEADER_BYTES, `append of ${records.length} bytes`);
     const nowMs = this.clock();
@@ -178,9 +191,14 @@ export class PartitionLog implements FlushParticipant {
       assert(size >= BATCH_HEADER_BYTES && position + size <= records.length, `batch size ${size} at ${position}`);
       const lastOffsetDelta = readInt32(records, position + LAST_OFFSET_DELTA_OFFSET);
       assert(lastOffsetDelta >= 0, `lastOffsetDelta ${lastOffsetDelta}`);
-      rewriteBaseOffset(records, position, next);
-      setPartitionLeaderEpoch(records, position, opts.leaderEpoch);
-      if (opts.logAppendTimeMs !== undefined) setLogAppendTime(records, position, opts.logAppendTimeMs);
+      if (opts === null) {
+        const batchBaseOffset = readInt64(records, position + BASE_OFFSET_OFFSET);
+        assert(batchBaseOffset === next, `replicated batch at offset ${batchBaseOffset} does not continue the log at ${next}`);
+      } else {
+        rewriteBaseOffset(records, position, next);
+        setPartitionLeaderEpoch(records, position, opts.leaderEpoch);
+        if (opts.logAppendTimeMs !== undefined) setLogAppendTime(records, position, opts.logAppendTimeMs);
+      }
       const lastOffset = next + lastOffsetDelta;
       const maxTimestampMs = readInt64(records, position + MAX_TIMESTAMP_OFFSET);
       try {
@@ -210,7 +228,7 @@ export class PartitionLog implements FlushParticipant {
         log.error("append listener threw", { topic: this.topic, partition: this.partition, error });
       }
     }
-    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: opts.logAppendTimeMs ?? -1, durable };
+    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: opts?.logAppendTimeMs ?? -1, durable };
   }
 
   /** Whole batches from the one holding offset, up to maxBytes, below maxOffset. */

@@ -211,3 +211,23 @@ describe("partition log", () => {
     expect(fs.readdirSync(manager.dataDir)).toEqual(["a-12"]);
   });
 });
+
+describe("replicated appends", () => {
+  test("a follower's log takes the leader's batches byte for byte and refuses a gap", async () => {
+    const manager = await openManager({ segmentBytes: 4096 }, tempDir("plog-leader"));
+    const leader = manager.create("replicated", 0);
+    const follower = manager.create("replicated", 1);
+    fill(leader, 20);
+    for (const batch of readAll(leader, 0)) {
+      const result = follower.appendReplicated(batch);
+      await result.durable;
+    }
+    expect(follower.logEndOffset).toBe(leader.logEndOffset);
+    expect(readAll(follower, 0)).toEqual(readAll(leader, 0));
+    expect(readBatchHeader(readAll(follower, 0)[0]!, 0).partitionLeaderEpoch).toBe(3);
+    const next = seededBatch(99, 2, 10, NOW_MS);
+    // seededBatch starts at offset 0: not where the follower's log ends.
+    expect(() => follower.appendReplicated(next)).toThrow(/does not continue the log/);
+    expect(follower.logEndOffset).toBe(leader.logEndOffset);
+  });
+});
