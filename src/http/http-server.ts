@@ -1,26 +1,31 @@
-import { join } from "node:path";
 import type { Server } from "bun";
 import type { Broker } from "../broker.ts";
 import { logger } from "../lib/logger.ts";
 import { AdminApi } from "./admin-api.ts";
 import { HttpError } from "./http-error.ts";
 import { ThroughputSampler } from "./throughput.ts";
+import appJs from "./console/app.js" with { type: "file" };
+import chartsJs from "./console/charts.js" with { type: "file" };
+import indexHtml from "./console/index.html" with { type: "file" };
+import styleCss from "./console/style.css" with { type: "file" };
+import viewsJs from "./console/views.js" with { type: "file" };
 
 const log = logger("http");
 
 /** Largest request body the HTTP side reads (topic creation is the only one with a body). */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
-const CONSOLE_DIR = join(import.meta.dir, "console");
-
-/** The console's files by URL path: a fixed table, so no request path ever reaches the file system. */
+/**
+ * The console's files by URL path: a fixed table, so no request path ever reaches the file system.
+ * Imported as files so that `bun build --compile` embeds them in the executable.
+ */
 const CONSOLE_FILES = new Map<string, { file: string; contentType: string }>([
-  ["/", { file: "index.html", contentType: "text/html; charset=utf-8" }],
-  ["/index.html", { file: "index.html", contentType: "text/html; charset=utf-8" }],
-  ["/console/app.js", { file: "app.js", contentType: "text/javascript; charset=utf-8" }],
-  ["/console/charts.js", { file: "charts.js", contentType: "text/javascript; charset=utf-8" }],
-  ["/console/views.js", { file: "views.js", contentType: "text/javascript; charset=utf-8" }],
-  ["/console/style.css", { file: "style.css", contentType: "text/css; charset=utf-8" }],
+  ["/", { file: indexHtml, contentType: "text/html; charset=utf-8" }],
+  ["/index.html", { file: indexHtml, contentType: "text/html; charset=utf-8" }],
+  ["/console/app.js", { file: appJs, contentType: "text/javascript; charset=utf-8" }],
+  ["/console/charts.js", { file: chartsJs, contentType: "text/javascript; charset=utf-8" }],
+  ["/console/views.js", { file: viewsJs, contentType: "text/javascript; charset=utf-8" }],
+  ["/console/style.css", { file: styleCss, contentType: "text/css; charset=utf-8" }],
 ]);
 
 /** The HTTP side: health, readiness, Prometheus metrics, the JSON admin API and the web console. */
@@ -88,7 +93,7 @@ export class HttpServer {
     }
     const asset = CONSOLE_FILES.get(url.pathname);
     if (asset) {
-      return new Response(Bun.file(join(CONSOLE_DIR, asset.file)), {
+      return new Response(Bun.file(asset.file), {
         headers: { "content-type": asset.contentType, "cache-control": "no-cache" },
       });
     }
