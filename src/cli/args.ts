@@ -137,7 +137,17 @@ export function keyValueFlag(args: ParsedArgs, command: string, name: string): [
   });
 }
 
-/** --bootstrap, then CHRONIK_BOOTSTRAP, then localhost:9092. */
-export function bootstrapOf(args: ParsedArgs, env: Record<string, string | undefined>): string {
-  return stringFlag(args, "bootstrap") ?? (env.CHRONIK_BOOTSTRAP || "localhost:9092");
+/** --bootstrap, then CHRONIK_BOOTSTRAP, then localhost:9092; every comma-separated entry must be HOST:PORT. */
+export function bootstrapOf(args: ParsedArgs, env: Record<string, string | undefined>, command: string): string {
+  const fromFlag = stringFlag(args, "bootstrap");
+  const bootstrap = fromFlag ?? (env.CHRONIK_BOOTSTRAP || "localhost:9092");
+  const addresses = bootstrap.split(",").map((a) => a.trim());
+  for (const address of addresses) {
+    const colon = address.lastIndexOf(":");
+    const port = Number(address.slice(colon + 1));
+    if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) {
+      throw new UsageError(`${fromFlag !== undefined ? "--bootstrap" : "CHRONIK_BOOTSTRAP"} wants HOST:PORT[,HOST:PORT...], got ${JSON.stringify(bootstrap)}`, command);
+    }
+  }
+  return bootstrap;
 }

@@ -48,7 +48,7 @@ export async function runCli(argv: readonly string[], env: Record<string, string
   let session: Session | null = null;
   try {
     const args = parseArgs(command.spec, rest);
-    const connect = async () => (session ??= await Session.open(bootstrapOf(args, env)));
+    const connect = async () => (session ??= await Session.open(bootstrapOf(args, env, command.spec.name)));
     return await command.run({ args, connect, json: boolFlag(args, "json") });
   } catch (error) {
     return report(command.spec.name, error);

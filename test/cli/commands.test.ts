@@ -55,6 +55,9 @@ describe("without a broker", () => {
       expect(results[i]!.stderr).toMatch(message);
     });
     expect(results[0]!.stderr).toContain("Run 'chronik topics create --help'");
+    const badBootstrap = await chronik(["topics", "list", "--bootstrap", "localhost"]);
+    expect(badBootstrap.exitCode).toBe(2);
+    expect(badBootstrap.stderr).toContain("--bootstrap wants HOST:PORT");
   }, SLOW_MS);
 
   test("an unreachable broker is a clear failure with exit 1", async () => {
