@@ -89,7 +89,7 @@ const produce: CliCommand = {
     } finally {
       if (progress !== null) {
         clearInterval(progress);
-        process.stderr.write("\r");
+        process.stderr.write("\r\x1b[K");
       }
     }
     const acksNote = acks === 0 ? " (acks=0: sent, not confirmed)" : "";
