@@ -16,7 +16,9 @@ interface PartitionResult {
 
 export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
   apiKey: ApiKey.Produce,
-  minVersion: 3,
+  // v0-2 carry pre-v2 message formats, answered UNSUPPORTED_FOR_MESSAGE_FORMAT; advertising them is what makes
+  // librdkafka before 2.10 compress (it checks that Produce v0 is supported before using gzip, snappy or lz4).
+  minVersion: 0,
   maxVersion: 11,
   async handle(request, ctx) {
     const { replicas } = ctx.broker;

@@ -63,6 +63,18 @@ test("unknown partitions, bad acks and bad batches get Kafka's error codes", asy
   expect((await produce("errors", 0, null)).errorCode).toBe(ErrorCode.CORRUPT_MESSAGE);
 });
 
+test("Produce v2 with a pre-v2 message format is UNSUPPORTED_FOR_MESSAGE_FORMAT", async () => {
+  // A magic 1 message set: offset, size, crc, magic 1, attributes, timestamp, null key, 1-byte value.
+  const message = new Uint8Array(8 + 4 + 4 + 1 + 1 + 8 + 4 + 4 + 1);
+  const view = new DataView(message.buffer);
+  view.setInt32(8, message.length - 12);
+  view.setInt8(16, 1);
+  view.setInt32(26, -1);
+  view.setInt32(30, 1);
+  message[34] = 0x61;
+  expect((await produce("errors", 0, message, -1, 2)).errorCode).toBe(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT);
+});
+
 test("acks=0 gets no response, and the record is still written", async () => {
   client.send(ApiKey.Produce, 9, {
     transactionalId: null,

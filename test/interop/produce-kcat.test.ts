@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startBroker, type BrokerProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
+import { RawClient } from "../helpers/raw-client.ts";
+import { ApiKey } from "../../src/protocol/generated/index.ts";
+import { compressionCodec, readBatchHeader } from "../../src/protocol/record-batch.ts";
 
 let broker: BrokerProcess;
 beforeAll(async () => {
@@ -24,6 +27,19 @@ for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"]) {
     );
     expect(produced.stderr).toBe("");
     expect(produced.exitCode).toBe(0);
+
+    // librdkafka really compressed: the stored batches carry the codec.
+    const client = await RawClient.connect(broker.kafkaPort);
+    const fetched = await client.request(ApiKey.Fetch, 11, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }] }],
+    });
+    client.close();
+    const records = fetched.responses[0].partitions[0].records as Uint8Array;
+    expect(compressionCodec(readBatchHeader(records, 0).attributes)).toBe(codec);
 
     const consumed = await runProcess(
       ["kcat", "-C", "-b", broker.bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k|%s|%h|%o\\n"],
