@@ -34,7 +34,11 @@ if (missing.length > 0) {
   run([...sudo, "apt-get", "install", "-y", "--no-install-recommends", ...missing]);
 }
 
-const child = Bun.spawn([process.execPath, "test", ...process.argv.slice(2)], {
+// Interop tests start broker and client processes; the per-test default of 5 s is too short for them.
+const DEFAULT_TEST_TIMEOUT_MS = "120000";
+const args = process.argv.slice(2);
+const timeoutArgs = args.some((a) => a.startsWith("--timeout")) ? [] : ["--timeout", DEFAULT_TEST_TIMEOUT_MS];
+const child = Bun.spawn([process.execPath, "test", ...timeoutArgs, ...args], {
   stdout: "inherit",
   stderr: "pipe",
   stdin: "ignore",
