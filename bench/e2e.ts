@@ -5,7 +5,10 @@
  *
  *   bun bench/e2e.ts [--quick] [--seconds S] [--bootstrap HOST:PORT] [--json FILE]
  *                    [--producers N] [--partitions N] [--linger-ms MS] [--batch-bytes B] [--flush-mode M]
- *                    [--max-buffered-bytes B]
+ *                    [--max-buffered-bytes B] [--rate MSGS_PER_S] [--cases 100:1,100:all,1024:1,1024:all]
+ *
+ * Without --rate the producers saturate the broker and produce latency is mostly queueing in the producers'
+ * buffers (bounded by --max-buffered-bytes); with --rate they offer a fixed total load instead.
  *
  * Without --bootstrap it starts a broker (temporary data dir, free ports) and stops it afterwards. The load
  * generator and the broker share this machine's cores, so numbers compare runs, not products.
@@ -43,6 +46,7 @@ const lingerMs = Number(flag("--linger-ms") ?? 5);
 const batchBytes = Number(flag("--batch-bytes") ?? 256 * 1024);
 /** Per producer; bounds the queueing part of produce latency when the broker is the bottleneck. */
 const maxBufferedBytes = Number(flag("--max-buffered-bytes") ?? 1024 * 1024);
+const ratePerS = flag("--rate") === undefined ? Infinity : Number(flag("--rate"));
 const warmupMs = Math.min(1000, seconds * 200);
 const drainTimeoutMs = 15_000;
 /** Records appended per producer before yielding to the event loop. */
@@ -130,12 +134,20 @@ async function runCase(bootstrap: string, broker: BenchBroker | null, recordByte
     const scratchView = new DataView(scratch.buffer);
     const owned = Array.from({ length: partitionCount }, (_, p) => p).filter((p) => p % producerCount === index);
     let next = 0;
+    let appended = 0;
+    const ratePerMs = ratePerS / producerCount / 1000;
     while (performance.now() < endMs) {
+      const allowed = Number.isFinite(ratePerMs) ? Math.floor((performance.now() - startMs) * ratePerMs) - appended : BURST_RECORDS;
+      if (allowed <= 0) {
+        await Bun.sleep(1);
+        continue;
+      }
       if (producer.bufferedBytes >= maxBufferedBytes) {
         await producer.waitForSpace();
         continue;
       }
-      for (let i = 0; i < BURST_RECORDS && producer.bufferedBytes < maxBufferedBytes; i++) {
+      for (let i = 0; i < Math.min(allowed, BURST_RECORDS) && producer.bufferedBytes < maxBufferedBytes; i++) {
+        appended++;
         const partition = owned[next++ % owned.length]!;
         const nowMs = performance.now();
         scratchView.setFloat64(0, nowMs, true);
@@ -197,12 +209,10 @@ function formatTable(results: readonly CaseResult[]): string {
 async function main(): Promise<void> {
   const external = flag("--bootstrap");
   const flushMode = flag("--flush-mode");
-  const cases: [number, Acks][] = [
-    [100, 1],
-    [100, -1],
-    [1024, 1],
-    [1024, -1],
-  ];
+  const cases: [number, Acks][] = (flag("--cases") ?? "100:1,100:all,1024:1,1024:all").split(",").map((spec) => {
+    const [bytes, acks] = spec.split(":");
+    return [Number(bytes), acks === "all" ? -1 : (Number(acks) as Acks)];
+  });
   const results: CaseResult[] = [];
   for (const [recordBytes, acks] of cases) {
     // A fresh broker per case keeps one case's backlog and metrics out of the next.
@@ -216,7 +226,7 @@ async function main(): Promise<void> {
       await broker?.stop();
     }
   }
-  console.log(`e2e: ${producerCount} producers, ${partitionCount} partitions, linger.ms=${lingerMs}, batch ${batchBytes} B, ${seconds} s per case (first ${warmupMs} ms not measured)${flushMode ? `, --flush-mode ${flushMode}` : ""}`);
+  console.log(`e2e: ${producerCount} producers, ${partitionCount} partitions, linger.ms=${lingerMs}, batch ${batchBytes} B, ${Number.isFinite(ratePerS) ? `offered ${ratePerS} msgs/s` : "saturating"}, ${seconds} s per case (first ${warmupMs} ms not measured)${flushMode ? `, --flush-mode ${flushMode}` : ""}`);
   console.log(formatTable(results));
   const flushes = results.filter((r) => r.appendsPerFlushRound !== null).map((r) => `${r.name}: ${r.appendsPerFlushRound!.toFixed(2)}`);
   if (flushes.length > 0) console.log(`appends per flush round: ${flushes.join(", ")}`);

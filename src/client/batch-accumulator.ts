@@ -34,8 +34,15 @@ export class BatchAccumulator {
   /** When the first record was appended (performance.now() ms), for linger. */
   firstAppendMs = 0;
 
-  constructor(private readonly capacityBytes: number) {
-    this.buf = new Uint8Array(Math.max(capacityBytes, RECORDS_OFFSET + 64));
+  /**
+   * capacityBytes is where the batch counts as full; the buffer starts at initialBytes and doubles up to it,
+   * so a partition that sends small batches does not allocate (and zero) a full batch each time.
+   */
+  constructor(
+    private readonly capacityBytes: number,
+    initialBytes = capacityBytes,
+  ) {
+    this.buf = new Uint8Array(Math.max(Math.min(initialBytes, capacityBytes), RECORDS_OFFSET + 64));
   }
 
   get byteLength(): number {

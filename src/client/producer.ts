@@ -60,6 +60,7 @@ interface PartitionState {
   open: BatchAccumulator | null;
   waiters: OffsetWaiter[] | null;
   nextSequence: number;
+  lastBatchBytes: number;
 }
 
 interface ReadyBatch {
@@ -75,6 +76,7 @@ export class BufferFullError extends Error {
 
 const MAX_IDEMPOTENT_IN_FLIGHT = 5;
 const PRODUCE_MAX_VERSION = 11;
+const MIN_BATCH_BUFFER_BYTES = 1024;
 
 export class Producer {
   readonly acks: Acks;
@@ -211,7 +213,8 @@ export class Producer {
       this.scheduleSend();
     }
     if (state.open === null) {
-      state.open = new BatchAccumulator(this.batchBytes);
+      // Size the buffer from this partition's last batch: under steady load it rarely needs to grow.
+      state.open = new BatchAccumulator(this.batchBytes, Math.max(MIN_BATCH_BUFFER_BYTES, Math.ceil(state.lastBatchBytes * 1.25)));
       this.openStates.add(state);
       if (this.lingerMs > 0) this.armLinger();
       else this.scheduleSend();
@@ -236,7 +239,7 @@ export class Producer {
     let state = states[partition];
     if (state === undefined) {
       if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`);
-      state = { topic, partition, open: null, waiters: null, nextSequence: 0 };
+      state = { topic, partition, open: null, waiters: null, nextSequence: 0, lastBatchBytes: 0 };
       states[partition] = state;
     }
     return state;
@@ -250,6 +253,7 @@ export class Producer {
       baseSequence = state.nextSequence;
       state.nextSequence = (state.nextSequence + open.recordCount) % 0x8000_0000;
     }
+    state.lastBatchBytes = open.byteLength;
     this.ready.push({ state, bytes: open.seal(this.producerId, this.producerEpoch, baseSequence), recordCount: open.recordCount, waiters: state.waiters });
     this.unackedBatches++;
     state.open = null;
