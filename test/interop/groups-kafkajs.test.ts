@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Consumer as PlatformaticConsumer, MessagesStreamModes, stringDeserializers } from "@platformatic/kafka";
+import { Admin as PlatformaticAdmin, Consumer as PlatformaticConsumer, MessagesStreamModes, stringDeserializers } from "@platformatic/kafka";
 import { Kafka, logLevel, type Consumer } from "kafkajs";
 import { startBroker, type BrokerProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
@@ -197,4 +197,44 @@ test("@platformatic/kafka: a group consumer with autocommit; its offsets are vis
     await consumer.close(true);
   }
   expect(values.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+}, 60_000);
+
+test("@platformatic/kafka admin (flexible versions): list, describe and delete groups; list, alter and delete offsets", async () => {
+  const topic = "pf-admin";
+  const groupId = "pf-admin-group";
+  await createTopic(topic);
+  await produceWithKcat(topic, 0, 12);
+  const consumer = new PlatformaticConsumer({ clientId: "chronik-pf", bootstrapBrokers: [broker.bootstrap], groupId, sessionTimeout: 6_000, heartbeatInterval: 300 });
+  const admin = new PlatformaticAdmin({ clientId: "chronik-pf-admin", bootstrapBrokers: [broker.bootstrap], retries: 2 });
+  try {
+    let seen = 0;
+    const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false });
+    stream.on("data", () => void (seen += 1));
+    await waitFor(() => seen === 12, "the platformatic consumer to read 12 messages");
+
+    const listed = await admin.listGroups({ types: ["classic"] });
+    expect(listed.get(groupId)).toMatchObject({ id: groupId, state: "STABLE", groupType: "classic", protocolType: "consumer" });
+    const described = (await admin.describeGroups({ groups: [groupId] })).get(groupId)!;
+    expect(described.members.size).toBe(1);
+    await stream.close();
+    await consumer.close(true);
+    await waitFor(async () => (await admin.describeGroups({ groups: [groupId] })).get(groupId)!.state === "EMPTY", "the group to become Empty");
+
+    await admin.alterConsumerGroupOffsets({ groupId, topics: [{ name: topic, partitionOffsets: [{ partition: 0, offset: 3n }, { partition: 2, offset: 4n }] }] });
+    const offsets = async () => {
+      const [group] = await admin.listConsumerGroupOffsets({ groups: [groupId] });
+      return group!.topics.flatMap((t) => t.partitions.map((p) => [t.name, p.partitionIndex, p.committedOffset]));
+    };
+    expect(await offsets()).toEqual([
+      [topic, 0, 3n],
+      [topic, 2, 4n],
+    ]);
+    await admin.deleteConsumerGroupOffsets({ groupId, topics: [{ name: topic, partitionIndexes: [0] }] });
+    expect(await offsets()).toEqual([[topic, 2, 4n]]);
+    await admin.deleteGroups({ groups: [groupId] });
+    expect((await admin.listGroups()).has(groupId)).toBe(false);
+  } finally {
+    await consumer.close(true).catch(() => {});
+    await admin.close();
+  }
 }, 60_000);
