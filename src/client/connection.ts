@@ -6,7 +6,7 @@
  */
 import type { Socket } from "bun";
 import { FrameDecoder, FrameTooLargeError } from "../net/frame-decoder.ts";
-import { errorName } from "../protocol/error-codes.ts";
+import { ErrorCode, errorName } from "../protocol/error-codes.ts";
 import { API_SCHEMAS, ApiKey, readResponseHeader, writeRequestHeader, type ApiSchema } from "../protocol/generated/index.ts";
 import { Reader } from "../protocol/reader.ts";
 import { Writer } from "../protocol/writer.ts";
@@ -147,7 +147,7 @@ export class KafkaConnection {
   async negotiateVersions(): Promise<Map<number, VersionRange>> {
     type Response = { errorCode: number; apiKeys: { apiKey: number; minVersion: number; maxVersion: number }[] };
     let response = await this.request<Response>(ApiKey.ApiVersions, 3, { clientSoftwareName: "chronik-client", clientSoftwareVersion: "0.1.0" });
-    if (response.errorCode === 35) response = await this.request<Response>(ApiKey.ApiVersions, 0, {});
+    if (response.errorCode === ErrorCode.UNSUPPORTED_VERSION) response = await this.request<Response>(ApiKey.ApiVersions, 0, {});
     if (response.errorCode !== 0) throw new KafkaError(response.errorCode, "ApiVersions");
     this.versions = new Map(response.apiKeys.map((k) => [k.apiKey, { minVersion: k.minVersion, maxVersion: k.maxVersion }]));
     return this.versions;
@@ -176,7 +176,7 @@ export class KafkaConnection {
     });
   }
 
-  /** Sends a request that gets no response (Produce with acks=0). Resolves once it is queued for the socket. */
+  /** Sends a request that gets no response (Produce with acks=0); it is queued for the socket on return. */
   send(apiKey: number, version: number, body: unknown): void {
     this.enqueue(schemaOf(apiKey), version, body, null);
   }

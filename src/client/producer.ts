@@ -293,6 +293,13 @@ export class Producer {
   }
 
   private sendReady(): void {
+    if (this.connection.closed && this.ready.length > 0) {
+      const batches = this.ready;
+      this.ready = [];
+      const error = new Error("the producer's connection is closed");
+      for (const batch of batches) this.complete(batch, -1, error);
+      return;
+    }
     while (this.ready.length > 0 && !this.connection.closed && (this.acks === 0 || this.inFlightRequests < this.maxInFlightRequests)) {
       this.sendRequest();
     }

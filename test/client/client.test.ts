@@ -136,3 +136,12 @@ test("the consumer reads what kcat produced (librdkafka batches) and long-polls 
   expect(consumer.highWatermark("client-kcat", 0)).toBe(3);
   consumer.close();
 });
+
+test("records waiting on a closed connection fail instead of hanging flush", async () => {
+  await createTopics(admin, [{ name: "client-closed", partitions: 1 }]);
+  const producer = await Producer.connect(broker.bootstrap);
+  producer.connection.close();
+  const sent = producer.send({ topic: "client-closed", partition: 0, value: text.encode("x") });
+  await expect(sent).rejects.toThrow(/closed/);
+  await producer.flush();
+});
