@@ -70,3 +70,12 @@ test("protocol and lib import nothing above them", () => {
   const upward = offenders(low, /from "\.\.\/(api|net|wal|metadata|group|raft|replication|http|config|broker|idempotence|client|metrics)\b/);
   expect(upward.map((line) => relative(ROOT, line))).toEqual([]);
 });
+
+test("the README's API table lists exactly the APIs and versions the broker advertises", async () => {
+  const { HANDLERS } = await import("../src/api/index.ts");
+  const { API_SCHEMAS } = await import("../src/protocol/generated/index.ts");
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const rows = [...readme.matchAll(/^\| (\w+) \((\d+)\) \| (\d+)(?:-(\d+))?\b/gm)].map((m) => `${m[1]} (${m[2]}) ${m[3]}-${m[4] ?? m[3]}`);
+  const advertised = HANDLERS.map((h) => `${API_SCHEMAS.get(h.apiKey)!.name} (${h.apiKey}) ${h.minVersion}-${h.maxVersion}`);
+  expect(rows.sort()).toEqual(advertised.sort());
+});
