@@ -1,12 +1,14 @@
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { HANDLERS } from "./api/index.ts";
 import { Router } from "./api/router.ts";
+import { ClusterMembership } from "./cluster/membership.ts";
 import type { BrokerConfig } from "./config/options.ts";
+import { quorumVoters } from "./config/parse.ts";
 import { HttpServer } from "./http/http-server.ts";
 import { logger } from "./lib/logger.ts";
 import { Controller } from "./metadata/controller.ts";
-import { LocalMetadataLog, type MetadataLog } from "./metadata/metadata-log.ts";
+import { RaftMetadataLog } from "./metadata/metadata-log.ts";
 import { MetadataStore } from "./metadata/store.ts";
 import { brokerTopicDefaults } from "./metadata/topic-configs.ts";
 import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
@@ -22,6 +24,11 @@ import { fromTopicConfigs } from "./wal/log-config.ts";
 
 const log = logger("broker");
 
+/** How long startup waits for a metadata quorum before giving up. */
+const QUORUM_WAIT_MS = 120_000;
+/** Bounds the controlled-shutdown fence: without a quorum (the whole cluster stopping) it cannot commit. */
+const CONTROLLED_SHUTDOWN_MS = 3_000;
+
 /** One Chronik node: wires storage, metadata, the Kafka listener and the HTTP side together. */
 export class Broker {
   readonly metrics = new MetricsRegistry();
@@ -32,16 +39,22 @@ export class Broker {
   readonly replicas: ReplicaManager;
   readonly producerIds: ProducerIdSource;
   readonly groups: GroupService;
+  readonly membership: ClusterMembership;
   private ready = false;
   private stopping: Promise<void> | null = null;
 
   private constructor(
     readonly config: BrokerConfig,
     private readonly store: MetadataStore,
-    readonly metadata: MetadataLog,
+    readonly metadata: RaftMetadataLog,
     readonly controller: Controller,
     readonly logs: LogManager,
   ) {
+    this.membership = new ClusterMembership(metadata, controller, {
+      heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
+      sessionTimeoutMs: config.brokerSessionTimeoutMs,
+      nowMs: () => performance.now(),
+    });
     this.defaults = brokerTopicDefaults(config);
     this.replicas = new ReplicaManager(config.nodeId, logs, store.database("producer-state"), this.defaults, config.maxConnections * 4);
     this.producerIds = new ProducerIdSource((size) => controller.allocateProducerIds(size));
@@ -74,7 +87,16 @@ export class Broker {
     const dataDir = resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const store = MetadataStore.open(dataDir);
-    const metadata = LocalMetadataLog.open(store);
+    const voters = quorumVoters(config);
+    // A one-voter quorum and a cluster take the same path: Raft is the only store of the metadata.
+    const metadata = RaftMetadataLog.start({
+      nodeId: config.nodeId,
+      voters,
+      dataDir: join(dataDir, "raft"),
+      electionTimeoutMs: config.raftElectionTimeoutMs,
+      listenHost: config.host,
+      listenPort: voters.get(config.nodeId)!.port,
+    });
     const controller = new Controller(metadata, config, randomUuid);
     const logs = await LogManager.open({
       dataDir,
@@ -83,22 +105,38 @@ export class Broker {
       flushIntervalMs: config.flushIntervalMs,
     });
     const broker = new Broker(config, store, metadata, controller, logs);
-    broker.replicas.syncWithMetadata(metadata.state);
-    metadata.onApply((command, state) => broker.replicas.onMetadata(command, state));
     await broker.groups.start();
+    // Waits for a quorum: the state must hold everything committed before this broker serves from it.
+    await metadata.catchUp(QUORUM_WAIT_MS);
     await controller.initCluster(config.clusterId !== "" ? config.clusterId : randomUuid());
     broker.kafkaServer.listen();
     broker.httpServer.listen();
-    await controller.registerBroker({
-      nodeId: config.nodeId,
-      host: config.advertisedHost,
-      port: broker.kafkaPort,
-      rack: null,
-      fenced: false,
+    // Registration unfences this broker and hands it the partitions left leaderless, so replicas open after it.
+    const replicationPort = broker.replicas.startReplication({
+      host: config.host,
+      port: config.replicationPort,
+      replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
+      minInsyncReplicas: config.minInsyncReplicas,
+      maxFrameBytes: config.maxFrameBytes,
+      addressOf: (nodeId) => {
+        const peer = metadata.state.broker(nodeId);
+        return peer?.replicationPort ? { host: peer.host, port: peer.replicationPort } : null;
+      },
+      alterPartition: (request) => controller.alterPartition(request),
+      nowMs: () => performance.now(),
+      metrics: broker.metrics,
+    });
+    await broker.membership.register({ nodeId: config.nodeId, host: config.advertisedHost, port: broker.kafkaPort, rack: null, replicationPort });
+    broker.replicas.syncWithMetadata(metadata.state);
+    metadata.onApply((change, state) => {
+      if (change.type === "restored") broker.replicas.syncWithMetadata(state);
+      else broker.replicas.onMetadata(change, state);
     });
     broker.ready = true;
     log.info("broker started", {
       nodeId: config.nodeId,
+      brokerEpoch: broker.membership.epoch,
+      raftPort: metadata.raftPort,
       clusterId: metadata.state.clusterId,
       kafkaPort: broker.kafkaPort,
       httpPort: broker.httpPort,
@@ -123,9 +161,9 @@ export class Broker {
     return this.router.supportedApis();
   }
 
-  /** In single-node mode this broker is its own controller. */
+  /** The controller is the metadata quorum's leader; -1 while none is known. */
   controllerId(): number {
-    return this.config.nodeId;
+    return this.metadata.leaderId ?? -1;
   }
 
   topicDefaults(): Readonly<Record<string, string>> {
@@ -160,6 +198,9 @@ export class Broker {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.ready = false;
+      // Controlled shutdown first, while the listeners still serve, so clients move to the new leaders.
+      await this.membership.shutDown(this.config.nodeId, CONTROLLED_SHUTDOWN_MS);
+      this.replicas.stopReplication();
       this.kafkaServer.stop();
       this.httpServer.stop();
       this.replicas.waiters.wakeAll();
@@ -167,6 +208,7 @@ export class Broker {
       await this.replicas.snapshotProducerState();
       await this.groups.stop();
       await this.logs.close();
+      await this.metadata.close();
       await this.store.close();
       log.info("broker stopped");
     })();

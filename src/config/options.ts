@@ -40,6 +40,14 @@ export interface BrokerConfig {
   groupMinSessionTimeoutMs: number;
   groupMaxSessionTimeoutMs: number;
   offsetsRetentionMinutes: number;
+  controllerQuorumVoters: string;
+  raftPort: number;
+  raftElectionTimeoutMs: number;
+  brokerHeartbeatIntervalMs: number;
+  brokerSessionTimeoutMs: number;
+  replicationPort: number;
+  replicaLagTimeMaxMs: number;
+  minInsyncReplicas: number;
 }
 
 const INT32_MAX = 2_147_483_647;
@@ -115,6 +123,40 @@ export const OPTIONS: readonly OptionSpec[] = [
     max: INT32_MAX,
     help: "How long committed offsets of an empty group are kept (offsets.retention.minutes).",
   },
+  {
+    key: "controllerQuorumVoters",
+    type: "string",
+    defaultValue: "",
+    help: "Metadata quorum voters as id@host:port,... (default: this node alone, <node-id>@127.0.0.1:<raft-port>).",
+  },
+  { key: "raftPort", type: "int", defaultValue: 5001, min: 0, max: 65535, help: "Raft port of a one-voter quorum (0 picks a free port); with --controller-quorum-voters, this node's entry gives the port." },
+  {
+    key: "raftElectionTimeoutMs",
+    type: "int",
+    defaultValue: 1000,
+    min: 20,
+    max: 600_000,
+    help: "Longest a follower waits without hearing from the leader before it campaigns (randomized in its upper half).",
+  },
+  { key: "brokerHeartbeatIntervalMs", type: "int", defaultValue: 2000, min: 10, max: INT32_MAX, help: "How often a broker heartbeats to the controller (broker.heartbeat.interval.ms)." },
+  {
+    key: "brokerSessionTimeoutMs",
+    type: "int",
+    defaultValue: 9000,
+    min: 20,
+    max: INT32_MAX,
+    help: "A broker not heard from for this long is fenced and its partitions get new leaders (broker.session.timeout.ms).",
+  },
+  { key: "replicationPort", type: "int", defaultValue: 9291, min: 0, max: 65535, help: "Port followers replicate partitions from (0 picks a free port)." },
+  {
+    key: "replicaLagTimeMaxMs",
+    type: "int",
+    defaultValue: 30_000,
+    min: 10,
+    max: INT32_MAX,
+    help: "A follower that has not caught up for this long leaves the ISR (replica.lag.time.max.ms).",
+  },
+  { key: "minInsyncReplicas", type: "int", defaultValue: 1, min: 1, max: INT32_MAX, help: "Default min.insync.replicas: acks=all writes need this many in-sync replicas." },
 ];
 
 export function flagName(key: string): string {

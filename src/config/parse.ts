@@ -115,7 +115,40 @@ export function parseBrokerConfig(
   if (result.groupMinSessionTimeoutMs > result.groupMaxSessionTimeoutMs) {
     throw new ConfigError("--group-min-session-timeout-ms must not exceed --group-max-session-timeout-ms");
   }
+  if (result.brokerHeartbeatIntervalMs >= result.brokerSessionTimeoutMs) {
+    throw new ConfigError("--broker-heartbeat-interval-ms must be less than --broker-session-timeout-ms");
+  }
+  if (result.controllerQuorumVoters === "") result.controllerQuorumVoters = `${result.nodeId}@127.0.0.1:${result.raftPort}`;
+  quorumVoters(result);
   return { config: result, configFile };
+}
+
+export interface VoterAddress {
+  host: string;
+  port: number;
+}
+
+const VOTER = /^(\d+)@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d+)$/;
+
+/** The voters of --controller-quorum-voters by node id; a list that does not parse, repeats an id or leaves this node out is a ConfigError. */
+export function quorumVoters(config: Pick<BrokerConfig, "controllerQuorumVoters" | "nodeId">): Map<number, VoterAddress> {
+  const voters = new Map<number, VoterAddress>();
+  const entries = config.controllerQuorumVoters.split(",").map((e) => e.trim());
+  for (const entry of entries) {
+    const match = VOTER.exec(entry);
+    const port = match ? Number(match[3]) : NaN;
+    if (!match || !Number.isSafeInteger(Number(match[1])) || port > 65535) {
+      throw new ConfigError(`--controller-quorum-voters: ${JSON.stringify(entry)} is not id@host:port (e.g. 1@127.0.0.1:5001,2@127.0.0.1:5002)`);
+    }
+    const id = Number(match[1]);
+    if (voters.has(id)) throw new ConfigError(`--controller-quorum-voters: node id ${id} appears more than once`);
+    if (port === 0 && entries.length > 1) throw new ConfigError(`--controller-quorum-voters: voter ${id} needs a real port; 0 works only for a one-voter quorum`);
+    voters.set(id, { host: match[2]!.replace(/^\[|\]$/g, ""), port });
+  }
+  if (!voters.has(config.nodeId)) {
+    throw new ConfigError(`--controller-quorum-voters: this node's id ${config.nodeId} (--node-id) is not among the voters ${[...voters.keys()].join(", ")}`);
+  }
+  return voters;
 }
 
 export function helpText(): string {

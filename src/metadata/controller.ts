@@ -1,6 +1,8 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
+import { RaftProposalError } from "../raft/node.ts";
+import { assignReplicas, newPartition } from "./assignment.ts";
 import type { MetadataLog } from "./metadata-log.ts";
-import type { BrokerRecord, MetadataCommand, PartitionRecord, TopicRecord } from "./records.ts";
+import type { BrokerRegistration, CommandOutcome, MetadataCommand, Placement, TopicRecord } from "./records.ts";
 import type { MetadataState } from "./state.ts";
 import { topicConfigSpec, validateTopicConfig } from "./topic-configs.ts";
 
@@ -46,15 +48,16 @@ export function topicNameProblem(name: string): string | null {
 }
 
 /**
- * Plans one topic creation against the current state: a command, or the Kafka error a client gets.
- * Pure: the topic id generator is passed in.
+ * Plans one topic creation against this node's view of the state: a command, or the Kafka error a client gets.
+ * Replicas are placed when the command applies (balanced against the state of that moment); `preview` is the
+ * placement the current state would give, for validate-only requests. Pure: the topic id generator is passed in.
  */
 export function planTopicCreation(
   state: MetadataState,
   request: TopicCreation,
   defaults: ControllerDefaults,
   newTopicId: () => string,
-): { command: MetadataCommand; topic: TopicRecord } | { errorCode: number; errorMessage: string } {
+): { command: MetadataCommand & { type: "create-topic" }; preview: TopicRecord } | { errorCode: number; errorMessage: string } {
   const nameProblem = topicNameProblem(request.name);
   if (nameProblem) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameProblem };
   if (state.topic(request.name)) {
@@ -66,8 +69,8 @@ export function planTopicCreation(
     if (problem) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: problem };
     if (value !== null) configs[name] = value;
   }
-  const live = state.brokers().filter((b) => !b.fenced);
-  let partitions: PartitionRecord[];
+  const live = state.liveBrokers();
+  let placement: Placement;
   if (request.assignments.length > 0) {
     if (request.numPartitions !== -1 || request.replicationFactor !== -1) {
       return {
@@ -89,7 +92,7 @@ export function planTopicCreation(
         return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Broker ${unknown} in the assignment of partition ${i} is not registered` };
       }
     }
-    partitions = sorted.map(({ brokerIds }, i) => newPartition(i, brokerIds));
+    placement = { kind: "explicit", replicas: sorted.map(({ brokerIds }) => [...brokerIds]) };
   } else {
     const numPartitions = request.numPartitions === -1 ? defaults.defaultPartitions : request.numPartitions;
     const replicationFactor = request.replicationFactor === -1 ? defaults.defaultReplicationFactor : request.replicationFactor;
@@ -103,49 +106,17 @@ export function planTopicCreation(
         errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only ${live.length} broker(s) are registered.`,
       };
     }
-    partitions = assignReplicas(state, live, 0, numPartitions, replicationFactor);
+    placement = { kind: "balanced", count: numPartitions, replicationFactor };
   }
-  const topic: TopicRecord = { name: request.name, topicId: newTopicId(), partitions, configs };
-  return { command: { type: "create-topic", topic }, topic };
-}
-
-function newPartition(partition: number, replicas: readonly number[]): PartitionRecord {
-  return { partition, replicas: [...replicas], isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
-}
-
-/** Spreads partitions over live brokers so that each leads and holds about as many partitions as the others. */
-export function assignReplicas(
-  state: MetadataState,
-  live: readonly BrokerRecord[],
-  firstPartition: number,
-  count: number,
-  replicationFactor: number,
-): PartitionRecord[] {
-  const leaderLoad = new Map<number, number>(live.map((b) => [b.nodeId, 0]));
-  const replicaLoad = new Map<number, number>(live.map((b) => [b.nodeId, 0]));
-  for (const topic of state.topics()) {
-    for (const p of topic.partitions) {
-      if (leaderLoad.has(p.leader)) leaderLoad.set(p.leader, leaderLoad.get(p.leader)! + 1);
-      for (const r of p.replicas) if (replicaLoad.has(r)) replicaLoad.set(r, replicaLoad.get(r)! + 1);
-    }
-  }
-  const partitions: PartitionRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    const byLoad = [...live].sort(
-      (a, b) => leaderLoad.get(a.nodeId)! - leaderLoad.get(b.nodeId)! || replicaLoad.get(a.nodeId)! - replicaLoad.get(b.nodeId)! || a.nodeId - b.nodeId,
-    );
-    const leader = byLoad[0]!.nodeId;
-    const followers = byLoad
-      .slice(1)
-      .sort((a, b) => replicaLoad.get(a.nodeId)! - replicaLoad.get(b.nodeId)! || a.nodeId - b.nodeId)
-      .slice(0, replicationFactor - 1)
-      .map((b) => b.nodeId);
-    const replicas = [leader, ...followers];
-    leaderLoad.set(leader, leaderLoad.get(leader)! + 1);
-    for (const r of replicas) replicaLoad.set(r, replicaLoad.get(r)! + 1);
-    partitions.push(newPartition(firstPartition + i, replicas));
-  }
-  return partitions;
+  const topicId = newTopicId();
+  const partitions =
+    placement.kind === "explicit"
+      ? placement.replicas.map((replicas, i) => newPartition(i, replicas))
+      : assignReplicas(state, live, 0, placement.count, placement.replicationFactor);
+  return {
+    command: { type: "create-topic", name: request.name, topicId, configs, placement },
+    preview: { name: request.name, topicId, partitions, configs },
+  };
 }
 
 /** Kafka's IncrementalAlterConfigs operations; AlterConfigs uses SET for every entry. */
@@ -233,7 +204,7 @@ export function planPartitionCreation(state: MetadataState, request: PartitionCr
   if (request.count === current) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partition(s).` };
   const additional = request.count - current;
   const replicationFactor = topic.partitions[0]!.replicas.length;
-  let partitions: PartitionRecord[];
+  let placement: Placement;
   if (request.assignments !== null) {
     const invalid = (errorMessage: string): Plan => ({ errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage });
     if (request.assignments.length !== additional) {
@@ -250,27 +221,39 @@ export function planPartitionCreation(state: MetadataState, request: PartitionCr
       const unknown = brokerIds.find((id) => !state.broker(id));
       if (unknown !== undefined) return invalid(`The manual partition assignment includes broker ${unknown}, but no such broker is registered.`);
     }
-    partitions = request.assignments.map((brokerIds, i) => newPartition(current + i, brokerIds));
+    placement = { kind: "explicit", replicas: request.assignments.map((brokerIds) => [...brokerIds]) };
   } else {
-    const live = state.brokers().filter((b) => !b.fenced);
+    const live = state.liveBrokers();
     if (replicationFactor > live.length) {
       return {
         errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
         errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): only ${live.length} broker(s) are registered.`,
       };
     }
-    partitions = assignReplicas(state, live, current, additional, replicationFactor);
+    placement = { kind: "balanced", count: additional, replicationFactor };
   }
-  return { command: { type: "create-partitions", name: topic.name, partitions } };
+  return { command: { type: "create-partitions", name: topic.name, firstPartition: current, placement } };
+}
+
+/** The outcome every command of a proposal gets when the proposal itself failed. */
+function failedProposal(commands: readonly MetadataCommand[], error: unknown): CommandOutcome[] {
+  if (!(error instanceof RaftProposalError)) throw error;
+  // Retriable codes: Kafka clients retry both, after refreshing metadata to find the controller.
+  const errorCode = error.reason === "timeout" ? ErrorCode.REQUEST_TIMED_OUT : ErrorCode.NOT_CONTROLLER;
+  return commands.map(() => ({ errorCode, errorMessage: `metadata quorum: ${error.message}` }));
+}
+
+function errorMessageOf(outcome: CommandOutcome): string | null {
+  return "errorMessage" in outcome ? outcome.errorMessage : null;
 }
 
 /**
- * The controller turns admin requests into metadata commands. Operations run one at a time so each
- * is validated against the state every earlier one left behind.
+ * The controller turns admin requests into metadata commands. Any broker plans against its own applied state
+ * and proposes; Raft forwards the proposal to the leader, and the state machine re-checks each command at apply
+ * time, so concurrent requests (on this node or others) need no serialization: a command that lost a race is a
+ * rejected no-op everywhere and its outcome comes back here.
  */
 export class Controller {
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly metadata: MetadataLog,
     private readonly defaults: ControllerDefaults,
@@ -281,34 +264,50 @@ export class Controller {
     return this.metadata.state;
   }
 
-  private serialize<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(operation);
-    this.queue = result.catch(() => undefined);
-    return result;
+  private async propose(commands: readonly MetadataCommand[]): Promise<CommandOutcome[]> {
+    try {
+      return await this.metadata.propose(commands);
+    } catch (error) {
+      return failedProposal(commands, error);
+    }
   }
 
-  createTopics(requests: readonly TopicCreation[], validateOnly: boolean): Promise<TopicCreationResult[]> {
-    return this.serialize(async () => {
-      const results: TopicCreationResult[] = [];
-      const commands: MetadataCommand[] = [];
-      const seen = new Set<string>();
-      for (const request of requests) {
-        if (seen.has(request.name)) {
-          results.push({ name: request.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${request.name} appears more than once in the request`, topic: null });
-          continue;
-        }
-        seen.add(request.name);
-        const plan = planTopicCreation(this.state, request, this.defaults, this.newTopicId);
-        if ("errorCode" in plan) {
-          results.push({ name: request.name, errorCode: plan.errorCode, errorMessage: plan.errorMessage, topic: null });
-        } else {
-          results.push({ name: request.name, errorCode: ErrorCode.NONE, errorMessage: null, topic: plan.topic });
-          if (!validateOnly) commands.push(plan.command);
-        }
+  /** Proposes one command that must succeed (broker lifecycle); a rejection or failed proposal throws. */
+  private async proposeOne(command: MetadataCommand): Promise<CommandOutcome & { errorCode: 0 }> {
+    const [outcome] = await this.metadata.propose([command]);
+    if (outcome!.errorCode !== ErrorCode.NONE) throw new Error(`${command.type} rejected: ${errorMessageOf(outcome!)}`);
+    return outcome as CommandOutcome & { errorCode: 0 };
+  }
+
+  async createTopics(requests: readonly TopicCreation[], validateOnly: boolean): Promise<TopicCreationResult[]> {
+    const results: TopicCreationResult[] = [];
+    const commands: MetadataCommand[] = [];
+    const proposedAt: number[] = [];
+    const seen = new Set<string>();
+    for (const request of requests) {
+      if (seen.has(request.name)) {
+        results.push({ name: request.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Topic ${request.name} appears more than once in the request`, topic: null });
+        continue;
       }
-      await this.metadata.propose(commands);
-      return results;
+      seen.add(request.name);
+      const plan = planTopicCreation(this.state, request, this.defaults, this.newTopicId);
+      if ("errorCode" in plan) {
+        results.push({ name: request.name, errorCode: plan.errorCode, errorMessage: plan.errorMessage, topic: null });
+        continue;
+      }
+      results.push({ name: request.name, errorCode: ErrorCode.NONE, errorMessage: null, topic: plan.preview });
+      if (!validateOnly) {
+        proposedAt.push(results.length - 1);
+        commands.push(plan.command);
+      }
+    }
+    const outcomes = await this.propose(commands);
+    outcomes.forEach((outcome, i) => {
+      const result = results[proposedAt[i]!]!;
+      if (outcome.errorCode === ErrorCode.NONE) result.topic = "topic" in outcome && outcome.topic ? outcome.topic : result.topic;
+      else Object.assign(result, { errorCode: outcome.errorCode, errorMessage: errorMessageOf(outcome), topic: null });
     });
+    return results;
   }
 
   /** Creates the topics that do not exist yet with broker defaults (Metadata auto-creation). */
@@ -323,38 +322,43 @@ export class Controller {
     return results.map((r) => (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? { ...r, errorCode: ErrorCode.NONE, errorMessage: null } : r));
   }
 
-  deleteTopics(targets: readonly { name: string | null; topicId: string | null }[]): Promise<TopicDeletionResult[]> {
-    return this.serialize(async () => {
-      const results: TopicDeletionResult[] = [];
-      const commands: MetadataCommand[] = [];
-      const deleting = new Set<string>();
-      for (const target of targets) {
-        const topic = target.name !== null ? this.state.topic(target.name) : target.topicId !== null ? this.state.topicById(target.topicId) : undefined;
-        if (!topic) {
-          const byId = target.name === null && target.topicId !== null;
-          results.push({
-            name: target.name,
-            topicId: target.topicId,
-            errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-            errorMessage: byId ? `Topic id ${target.topicId} does not exist` : `Topic ${target.name} does not exist`,
-          });
-          continue;
-        }
-        results.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
-        if (!deleting.has(topic.name)) commands.push({ type: "delete-topic", name: topic.name });
-        deleting.add(topic.name);
+  async deleteTopics(targets: readonly { name: string | null; topicId: string | null }[]): Promise<TopicDeletionResult[]> {
+    const results: TopicDeletionResult[] = [];
+    const commands: MetadataCommand[] = [];
+    const proposedAt: number[] = [];
+    const deleting = new Set<string>();
+    for (const target of targets) {
+      const topic = target.name !== null ? this.state.topic(target.name) : target.topicId !== null ? this.state.topicById(target.topicId) : undefined;
+      if (!topic) {
+        const byId = target.name === null && target.topicId !== null;
+        results.push({
+          name: target.name,
+          topicId: target.topicId,
+          errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          errorMessage: byId ? `Topic id ${target.topicId} does not exist` : `Topic ${target.name} does not exist`,
+        });
+        continue;
       }
-      await this.metadata.propose(commands);
-      return results;
+      results.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
+      if (!deleting.has(topic.name)) {
+        proposedAt.push(results.length - 1);
+        commands.push({ type: "delete-topic", name: topic.name });
+      }
+      deleting.add(topic.name);
+    }
+    const outcomes = await this.propose(commands);
+    outcomes.forEach((outcome, i) => {
+      if (outcome.errorCode !== ErrorCode.NONE) Object.assign(results[proposedAt[i]!]!, { errorCode: outcome.errorCode, errorMessage: errorMessageOf(outcome) });
     });
+    return results;
   }
 
   alterTopicConfigs(requests: readonly TopicConfigAlteration[], validateOnly: boolean): Promise<AdminResult[]> {
-    return this.serialize(() => this.planEach(requests, (request) => planTopicConfigAlteration(this.state, request), validateOnly));
+    return this.planEach(requests, (request) => planTopicConfigAlteration(this.state, request), validateOnly);
   }
 
   createPartitions(requests: readonly PartitionCreation[], validateOnly: boolean): Promise<AdminResult[]> {
-    return this.serialize(() => this.planEach(requests, (request) => planPartitionCreation(this.state, request), validateOnly));
+    return this.planEach(requests, (request) => planPartitionCreation(this.state, request), validateOnly);
   }
 
   /** Plans every named request against the current state; a name given twice is INVALID_REQUEST, as in Kafka. */
@@ -363,6 +367,7 @@ export class Controller {
     for (const { name } of requests) counts.set(name, (counts.get(name) ?? 0) + 1);
     const results: AdminResult[] = [];
     const commands: MetadataCommand[] = [];
+    const proposedAt: number[] = [];
     for (const request of requests) {
       if (counts.get(request.name)! > 1) {
         results.push({ name: request.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Duplicate topic name ${request.name} in the request.` });
@@ -374,33 +379,50 @@ export class Controller {
         continue;
       }
       results.push({ name: request.name, errorCode: ErrorCode.NONE, errorMessage: null });
-      if (!validateOnly && outcome.command) commands.push(outcome.command);
+      if (!validateOnly && outcome.command) {
+        proposedAt.push(results.length - 1);
+        commands.push(outcome.command);
+      }
     }
-    if (commands.length > 0) await this.metadata.propose(commands);
+    const outcomes = await this.propose(commands);
+    outcomes.forEach((outcome, i) => {
+      if (outcome.errorCode !== ErrorCode.NONE) Object.assign(results[proposedAt[i]!]!, { errorCode: outcome.errorCode, errorMessage: errorMessageOf(outcome) });
+    });
     return results;
   }
 
-  /** Records this broker's listener in the metadata (single-node mode: registration is direct). */
-  registerBroker(broker: BrokerRecord): Promise<void> {
-    return this.serialize(async () => {
-      const current = this.state.broker(broker.nodeId);
-      if (current && JSON.stringify(current) === JSON.stringify(broker)) return;
-      await this.metadata.propose([{ type: "register-broker", broker }]);
-    });
+  /** Registers (or re-registers after a restart) a broker's listener; resolves with its new broker epoch. */
+  async registerBroker(registration: BrokerRegistration): Promise<number> {
+    const outcome = await this.proposeOne({ type: "register-broker", broker: registration });
+    return outcome.brokerEpoch!;
+  }
+
+  /** Tells the controller the broker is alive; a fenced broker is unfenced by it. */
+  async heartbeat(nodeId: number, brokerEpoch: number): Promise<CommandOutcome> {
+    const [outcome] = await this.metadata.propose([{ type: "broker-heartbeat", nodeId, brokerEpoch }]);
+    return outcome!;
+  }
+
+  /** Fences a broker: its partitions get new leaders from their ISR. A stale epoch makes it a no-op. */
+  async fenceBroker(nodeId: number, brokerEpoch: number, reason: "session-timeout" | "controlled-shutdown"): Promise<CommandOutcome> {
+    const [outcome] = await this.metadata.propose([{ type: "fence-broker", nodeId, brokerEpoch, reason }]);
+    return outcome!;
+  }
+
+  /** A partition leader's ISR change; the outcome says whether it applied against the epochs it named. */
+  async alterPartition(request: { topic: string; partition: number; isr: readonly number[]; leaderEpoch: number; partitionEpoch: number }): Promise<CommandOutcome> {
+    const [outcome] = await this.metadata.propose([{ type: "alter-partition", ...request, isr: [...request.isr] }]);
+    return outcome!;
   }
 
   /** Reserves a block of producer ids in the metadata log, so no id is handed out twice, even across restarts. */
-  allocateProducerIds(count: number): Promise<number> {
-    return this.serialize(async () => {
-      const firstProducerId = this.state.nextProducerId;
-      await this.metadata.propose([{ type: "allocate-producer-ids", firstProducerId, count }]);
-      return firstProducerId;
-    });
+  async allocateProducerIds(count: number): Promise<number> {
+    const outcome = await this.proposeOne({ type: "allocate-producer-ids", count });
+    return outcome.firstProducerId!;
   }
 
-  initCluster(clusterId: string): Promise<void> {
-    return this.serialize(async () => {
-      if (this.state.clusterId === null) await this.metadata.propose([{ type: "init-cluster", clusterId }]);
-    });
+  /** Sets the cluster id once; when nodes race, the first command wins and the others are rejected no-ops. */
+  async initCluster(clusterId: string): Promise<void> {
+    if (this.state.clusterId === null) await this.metadata.propose([{ type: "init-cluster", clusterId }]);
   }
 }

@@ -1,100 +1,167 @@
-import type { Database } from "lmdb";
+import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
-import type { MetadataCommand } from "./records.ts";
+import { RaftNode, RaftProposalError, type AppliedCommand } from "../raft/node.ts";
+import type { PeerAddress } from "../raft/tcp-transport.ts";
+import type { CommandOutcome, MetadataChange, MetadataCommand } from "./records.ts";
 import { MetadataState, type MetadataSnapshot } from "./state.ts";
-import type { MetadataStore } from "./store.ts";
 
 const log = logger("metadata");
 
-export type ApplyListener = (command: MetadataCommand, state: MetadataState) => void;
+export type ApplyListener = (change: MetadataChange, state: MetadataState) => void;
 
-/** Where metadata commands are agreed and made durable: LMDB on one node, the Raft quorum in a cluster. */
+/** Where metadata commands are agreed and made durable, and applied to the state every reader uses. */
 export interface MetadataLog {
   readonly state: MetadataState;
-  /** Resolves once the commands are durable and applied to `state`, in order. */
-  propose(commands: readonly MetadataCommand[]): Promise<void>;
+  /** Resolves once the commands are committed and applied to `state`, in order, with one outcome per command. */
+  propose(commands: readonly MetadataCommand[]): Promise<CommandOutcome[]>;
   onApply(listener: ApplyListener): void;
 }
 
-interface StoredSnapshot {
-  index: number;
-  snapshot: MetadataSnapshot;
+export interface RaftMetadataLogOptions {
+  nodeId: number;
+  voters: Map<number, PeerAddress>;
+  /** The Raft store lives here. */
+  dataDir: string;
+  /** The longest a follower waits for the leader: it campaigns after a random timeout in [electionTimeoutMs / 2, electionTimeoutMs). */
+  electionTimeoutMs: number;
+  /** Overrides the port in this node's voter address (0 picks a free one). */
+  listenPort?: number;
+  listenHost?: string;
+  snapshotEveryEntries?: number;
+  /** How long a proposal keeps retrying while there is no leader, and waits for its outcome. */
+  proposalTimeoutMs?: number;
 }
 
-const SNAPSHOT_KEY = "snapshot";
+/** [proposer incarnation, proposal sequence, commands]: lets the proposer pick up its commands' outcomes. */
+type Entry = [string, number, MetadataCommand[]];
+
+/** Raft's randomized timeout spans [ELECTION_TICKS, 2 * ELECTION_TICKS) ticks: fine enough for jitter, coarse enough for few wake-ups. */
+const ELECTION_TICKS = 10;
+const SOLO_ELECTION_TICKS = 2;
+const SOLO_TICK_MS = 10;
+const RETRIABLE = new Set<RaftProposalError["reason"]>(["no-leader", "transferring", "superseded", "overloaded"]);
 
 /**
- * The single-node metadata log: commands appended to LMDB in one transaction per proposal, applied
- * after the commit. Every `snapshotEveryEntries` entries the state is snapshotted and older entries dropped,
- * so the log a restart replays stays bounded.
+ * The metadata log on Raft, used alike by a one-voter quorum and a cluster: commands commit through the
+ * quorum and every node applies them in log order; the state is snapshotted through the node's hooks, so
+ * the Raft store is the only durable copy of the metadata.
  */
-export class LocalMetadataLog implements MetadataLog {
-  readonly state: MetadataState;
+export class RaftMetadataLog implements MetadataLog {
+  readonly state = new MetadataState();
+  private readonly node: RaftNode;
   private readonly listeners: ApplyListener[] = [];
-  private lastIndex: number;
-  private snapshotIndex: number;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly incarnation = crypto.randomUUID();
+  private readonly awaitingOutcomes = new Map<number, CommandOutcome[] | null>();
+  private nextSequence = 1;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+  private readonly proposalTimeoutMs: number;
 
-  private constructor(
-    private readonly entries: Database<MetadataCommand, number>,
-    private readonly snapshots: Database<StoredSnapshot, string>,
-    private readonly snapshotEveryEntries: number,
-  ) {
-    const stored = snapshots.get(SNAPSHOT_KEY);
-    this.state = stored ? MetadataState.fromSnapshot(stored.snapshot) : new MetadataState();
-    this.snapshotIndex = stored?.index ?? 0;
-    this.lastIndex = this.snapshotIndex;
-    for (const { key, value } of entries.getRange({ start: this.snapshotIndex + 1 })) {
-      if (key !== this.lastIndex + 1) throw new Error(`metadata log gap: entry ${key} after ${this.lastIndex}`);
-      this.state.apply(value);
-      this.lastIndex = key;
-    }
-    log.info("metadata recovered", { snapshotIndex: this.snapshotIndex, lastIndex: this.lastIndex });
+  private constructor(options: RaftMetadataLogOptions) {
+    // A lone voter has nobody to hear from: it elects itself at once rather than after an election timeout.
+    const electionTicks = options.voters.size === 1 ? SOLO_ELECTION_TICKS : ELECTION_TICKS;
+    this.tickMs = options.voters.size === 1 ? SOLO_TICK_MS : Math.max(1, Math.floor(options.electionTimeoutMs / (2 * ELECTION_TICKS)));
+    this.electionTicks = electionTicks;
+    this.proposalTimeoutMs = options.proposalTimeoutMs ?? 10_000;
+    this.node = RaftNode.start({
+      id: options.nodeId,
+      voters: options.voters,
+      dataDir: options.dataDir,
+      tickMs: this.tickMs,
+      listenHost: options.listenHost,
+      listenPort: options.listenPort,
+      tuning: { electionTicks },
+      proposalTimeoutMs: this.proposalTimeoutMs,
+      readTimeoutMs: this.proposalTimeoutMs,
+      onApply: (entry) => this.apply(entry),
+      snapshots: {
+        everyEntries: options.snapshotEveryEntries ?? 4096,
+        take: () => pack(this.state.toSnapshot()) as Uint8Array,
+        restore: (data, index) => {
+          this.state.restore(unpack(data) as MetadataSnapshot);
+          log.info("metadata restored from a snapshot", { index, topics: this.state.topicCount() });
+          this.notify({ type: "restored" });
+        },
+      },
+    });
   }
 
-  static open(store: MetadataStore, snapshotEveryEntries = 1024): LocalMetadataLog {
-    return new LocalMetadataLog(
-      store.database<number, MetadataCommand>("metadata-log"),
-      store.database<string, StoredSnapshot>("metadata-snapshot"),
-      snapshotEveryEntries,
-    );
+  static start(options: RaftMetadataLogOptions): RaftMetadataLog {
+    return new RaftMetadataLog(options);
+  }
+
+  get raftPort(): number {
+    return this.node.port;
+  }
+  get isLeader(): boolean {
+    return this.node.isLeader;
+  }
+  /** The controller: the Raft leader, when one is known. */
+  get leaderId(): number | undefined {
+    return this.node.leaderId;
+  }
+  get electionTimeoutMs(): number {
+    return this.tickMs * 2 * this.electionTicks;
   }
 
   onApply(listener: ApplyListener): void {
     this.listeners.push(listener);
   }
 
-  propose(commands: readonly MetadataCommand[]): Promise<void> {
-    // Proposals commit and apply strictly in order, even when LMDB finishes transactions concurrently.
-    const result = this.tail.then(() => this.commit(commands));
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  private async commit(commands: readonly MetadataCommand[]): Promise<void> {
-    if (commands.length === 0) return;
-    const first = this.lastIndex + 1;
-    // Validate against a scratch copy first: a command the state machine rejects must never reach the log.
-    const scratch = MetadataState.fromSnapshot(structuredClone(this.state.toSnapshot()));
-    for (const command of commands) scratch.apply(command);
-    await this.entries.transaction(() => {
-      commands.forEach((command, i) => this.entries.put(first + i, command));
-    });
-    for (const command of commands) {
-      this.state.apply(command);
-      this.lastIndex++;
-      for (const listener of this.listeners) listener(command, this.state);
+  /** Resolves once this node has applied everything the quorum committed before the call (waits for a leader). */
+  async catchUp(timeoutMs: number): Promise<void> {
+    const deadlineMs = performance.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.node.readIndex();
+      } catch (error) {
+        if (!(error instanceof RaftProposalError) || error.reason === "closed" || performance.now() > deadlineMs) throw error;
+        await Bun.sleep(this.tickMs);
+      }
     }
-    if (this.lastIndex - this.snapshotIndex >= this.snapshotEveryEntries) await this.snapshot();
   }
 
-  private async snapshot(): Promise<void> {
-    const index = this.lastIndex;
-    const snapshot = this.state.toSnapshot();
-    await this.entries.transaction(() => {
-      this.snapshots.put(SNAPSHOT_KEY, { index, snapshot });
-      for (const key of this.entries.getKeys({ end: index + 1 })) this.entries.remove(key);
-    });
-    this.snapshotIndex = index;
+  async propose(commands: readonly MetadataCommand[]): Promise<CommandOutcome[]> {
+    if (commands.length === 0) return [];
+    const sequence = this.nextSequence++;
+    const entry: Entry = [this.incarnation, sequence, [...commands]];
+    this.awaitingOutcomes.set(sequence, null);
+    const deadlineMs = performance.now() + this.proposalTimeoutMs;
+    try {
+      for (;;) {
+        try {
+          await this.node.propose(entry);
+          break;
+        } catch (error) {
+          // Refused or superseded proposals never commit, so trying again cannot apply them twice.
+          if (!(error instanceof RaftProposalError) || !RETRIABLE.has(error.reason) || performance.now() > deadlineMs) throw error;
+          await Bun.sleep(this.tickMs);
+        }
+      }
+      const outcomes = this.awaitingOutcomes.get(sequence);
+      if (!outcomes) throw new Error(`metadata proposal ${sequence} committed without outcomes`);
+      return outcomes;
+    } finally {
+      this.awaitingOutcomes.delete(sequence);
+    }
+  }
+
+  private apply(applied: AppliedCommand): void {
+    const [incarnation, sequence, commands] = applied.command as Entry;
+    const outcomes: CommandOutcome[] = [];
+    for (const command of commands) {
+      const { outcome, changes } = this.state.apply(command, applied.index);
+      outcomes.push(outcome);
+      for (const change of changes) this.notify(change);
+    }
+    if (incarnation === this.incarnation && this.awaitingOutcomes.has(sequence)) this.awaitingOutcomes.set(sequence, outcomes);
+  }
+
+  private notify(change: MetadataChange): void {
+    for (const listener of this.listeners) listener(change, this.state);
+  }
+
+  async close(): Promise<void> {
+    await this.node.close();
   }
 }

@@ -1,39 +1,68 @@
-import type { BrokerRecord, MetadataCommand, TopicRecord } from "./records.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import { assignReplicas, newPartition, type PartitionLoad } from "./assignment.ts";
+import type { BrokerRecord, CommandOutcome, MetadataChange, MetadataCommand, PartitionRecord, Placement, TopicRecord } from "./records.ts";
 
 export interface MetadataSnapshot {
   clusterId: string | null;
   brokers: BrokerRecord[];
+  /** [node id, broker epoch] */
+  brokerEpochs: [number, number][];
   topics: TopicRecord[];
   nextProducerId: number;
 }
 
+export interface Applied {
+  outcome: CommandOutcome;
+  changes: MetadataChange[];
+}
+
+const ACCEPTED: CommandOutcome = { errorCode: ErrorCode.NONE };
+
+function rejected(errorCode: number, errorMessage: string): Applied {
+  return { outcome: { errorCode, errorMessage }, changes: [] };
+}
+
 /**
- * The metadata state machine: pure, deterministic, applied in log order on every node. Commands are
- * validated by the controller before they are proposed, so an invalid command here is a bug and throws.
+ * The metadata state machine: pure, deterministic, applied in Raft log order on every node. Proposers validate
+ * against their own (possibly stale) view, so a command that no longer fits is a rejected no-op here, the same
+ * on every node; a command no proposer could have built (partitions out of order) is a bug and throws.
  */
-export class MetadataState {
+export class MetadataState implements PartitionLoad {
   clusterId: string | null = null;
   nextProducerId = 0;
   private readonly topicsByName = new Map<string, TopicRecord>();
   private readonly topicsById = new Map<string, TopicRecord>();
   private readonly brokersById = new Map<number, BrokerRecord>();
+  private readonly brokerEpochs = new Map<number, number>();
+  private readonly leaderCounts = new Map<number, number>();
+  private readonly replicaCounts = new Map<number, number>();
 
   static fromSnapshot(snapshot: MetadataSnapshot): MetadataState {
     const state = new MetadataState();
-    state.clusterId = snapshot.clusterId;
-    state.nextProducerId = snapshot.nextProducerId;
-    for (const broker of snapshot.brokers) state.brokersById.set(broker.nodeId, broker);
-    for (const topic of snapshot.topics) {
-      state.topicsByName.set(topic.name, topic);
-      state.topicsById.set(topic.topicId, topic);
-    }
+    state.restore(snapshot);
     return state;
+  }
+
+  /** Replaces everything in place, so holders of this object see the restored state. */
+  restore(snapshot: MetadataSnapshot): void {
+    this.topicsByName.clear();
+    this.topicsById.clear();
+    this.brokersById.clear();
+    this.brokerEpochs.clear();
+    this.leaderCounts.clear();
+    this.replicaCounts.clear();
+    this.clusterId = snapshot.clusterId;
+    this.nextProducerId = snapshot.nextProducerId;
+    for (const broker of snapshot.brokers) this.brokersById.set(broker.nodeId, broker);
+    for (const [nodeId, epoch] of snapshot.brokerEpochs) this.brokerEpochs.set(nodeId, epoch);
+    for (const topic of snapshot.topics) this.addTopic(topic);
   }
 
   toSnapshot(): MetadataSnapshot {
     return {
       clusterId: this.clusterId,
       brokers: [...this.brokersById.values()],
+      brokerEpochs: [...this.brokerEpochs],
       topics: [...this.topicsByName.values()],
       nextProducerId: this.nextProducerId,
     };
@@ -51,6 +80,10 @@ export class MetadataState {
     return this.topicsByName.values();
   }
 
+  topicCount(): number {
+    return this.topicsByName.size;
+  }
+
   broker(nodeId: number): BrokerRecord | undefined {
     return this.brokersById.get(nodeId);
   }
@@ -59,65 +92,216 @@ export class MetadataState {
     return [...this.brokersById.values()].sort((a, b) => a.nodeId - b.nodeId);
   }
 
-  apply(command: MetadataCommand): void {
+  /** The log index of the broker's latest registration, or -1 when it never registered. */
+  brokerEpoch(nodeId: number): number {
+    return this.brokerEpochs.get(nodeId) ?? -1;
+  }
+
+  liveBrokers(): BrokerRecord[] {
+    return this.brokers().filter((b) => !b.fenced);
+  }
+
+  leaders(nodeId: number): number {
+    return this.leaderCounts.get(nodeId) ?? 0;
+  }
+
+  replicas(nodeId: number): number {
+    return this.replicaCounts.get(nodeId) ?? 0;
+  }
+
+  /** Applies one command at Raft log index `index` (a registration's index is the broker's epoch). */
+  apply(command: MetadataCommand, index: number): Applied {
     switch (command.type) {
       case "init-cluster":
-        if (this.clusterId !== null) throw new Error(`cluster already initialised as ${this.clusterId}`);
+        if (this.clusterId !== null) return rejected(ErrorCode.INCONSISTENT_CLUSTER_ID, `cluster already initialised as ${this.clusterId}`);
         this.clusterId = command.clusterId;
-        return;
-      case "register-broker":
-        this.brokersById.set(command.broker.nodeId, command.broker);
-        return;
+        return { outcome: ACCEPTED, changes: [command] };
+      case "register-broker": {
+        const broker: BrokerRecord = { ...command.broker, fenced: false };
+        this.brokersById.set(broker.nodeId, broker);
+        this.brokerEpochs.set(broker.nodeId, index);
+        const changes: MetadataChange[] = [{ type: "broker", broker, brokerEpoch: index }, ...this.electLeaderless(broker.nodeId)];
+        return { outcome: { errorCode: ErrorCode.NONE, brokerEpoch: index }, changes };
+      }
+      case "broker-heartbeat": {
+        const broker = this.brokersById.get(command.nodeId);
+        if (!broker) return rejected(ErrorCode.BROKER_ID_NOT_REGISTERED, `broker ${command.nodeId} is not registered`);
+        const epoch = this.brokerEpoch(broker.nodeId);
+        if (epoch !== command.brokerEpoch) {
+          return rejected(ErrorCode.STALE_BROKER_EPOCH, `broker ${command.nodeId} has epoch ${epoch}, not ${command.brokerEpoch}`);
+        }
+        const changes: MetadataChange[] = [{ type: "broker-heartbeat", nodeId: broker.nodeId, brokerEpoch: epoch }];
+        if (broker.fenced) {
+          const unfenced = { ...broker, fenced: false };
+          this.brokersById.set(broker.nodeId, unfenced);
+          changes.push({ type: "broker", broker: unfenced, brokerEpoch: epoch }, ...this.electLeaderless(broker.nodeId));
+        }
+        return { outcome: ACCEPTED, changes };
+      }
+      case "fence-broker": {
+        const broker = this.brokersById.get(command.nodeId);
+        if (!broker || this.brokerEpoch(broker.nodeId) !== command.brokerEpoch) {
+          return rejected(ErrorCode.STALE_BROKER_EPOCH, `broker ${command.nodeId} re-registered since epoch ${command.brokerEpoch}`);
+        }
+        if (broker.fenced) return { outcome: ACCEPTED, changes: [] };
+        const fenced = { ...broker, fenced: true };
+        this.brokersById.set(broker.nodeId, fenced);
+        return { outcome: ACCEPTED, changes: [{ type: "broker", broker: fenced, brokerEpoch: command.brokerEpoch }, ...this.moveLeadershipAway(broker.nodeId)] };
+      }
       case "create-topic": {
-        const { topic } = command;
-        if (this.topicsByName.has(topic.name)) throw new Error(`topic ${topic.name} already exists`);
-        if (this.topicsById.has(topic.topicId)) throw new Error(`topic id ${topic.topicId} already used`);
+        if (this.topicsByName.has(command.name)) return rejected(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${command.name}' already exists.`);
+        if (this.topicsById.has(command.topicId)) return rejected(ErrorCode.UNKNOWN_SERVER_ERROR, `topic id ${command.topicId} is already used`);
+        const partitions = this.place(command.placement, 0);
+        if ("errorCode" in partitions) return rejected(partitions.errorCode, partitions.errorMessage);
+        const topic: TopicRecord = { name: command.name, topicId: command.topicId, partitions, configs: command.configs };
         assertPartitionsDense(topic);
-        this.topicsByName.set(topic.name, topic);
-        this.topicsById.set(topic.topicId, topic);
-        return;
+        this.addTopic(topic);
+        return { outcome: { errorCode: ErrorCode.NONE, topic }, changes: [{ type: "create-topic", topic }] };
       }
       case "delete-topic": {
-        const topic = this.requireTopic(command.name);
-        this.topicsByName.delete(topic.name);
-        this.topicsById.delete(topic.topicId);
-        return;
+        const topic = this.topicsByName.get(command.name);
+        if (!topic) return rejected(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${command.name} does not exist`);
+        this.removeTopic(topic);
+        return { outcome: ACCEPTED, changes: [command] };
       }
       case "alter-topic-configs": {
-        const topic = this.requireTopic(command.name);
+        const topic = this.topicsByName.get(command.name);
+        if (!topic) return rejected(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${command.name} does not exist`);
         const configs: Record<string, string> = { ...topic.configs };
         for (const [key, value] of Object.entries(command.configs)) {
           if (value === null) delete configs[key];
           else configs[key] = value;
         }
-        this.replaceTopic({ ...topic, configs });
-        return;
+        this.replaceTopic(topic, { ...topic, configs });
+        return { outcome: ACCEPTED, changes: [command] };
       }
       case "create-partitions": {
-        const topic = this.requireTopic(command.name);
-        const updated = { ...topic, partitions: [...topic.partitions, ...command.partitions] };
-        assertPartitionsDense(updated);
-        this.replaceTopic(updated);
-        return;
-      }
-      case "allocate-producer-ids":
-        if (command.firstProducerId !== this.nextProducerId || command.count <= 0) {
-          throw new Error(`producer id block ${command.firstProducerId}+${command.count} does not follow ${this.nextProducerId}`);
+        const topic = this.topicsByName.get(command.name);
+        if (!topic) return rejected(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${command.name} does not exist`);
+        if (topic.partitions.length !== command.firstPartition) {
+          return rejected(ErrorCode.INVALID_PARTITIONS, `Topic ${command.name} now has ${topic.partitions.length} partition(s); a concurrent request changed it.`);
         }
+        const partitions = this.place(command.placement, command.firstPartition);
+        if ("errorCode" in partitions) return rejected(partitions.errorCode, partitions.errorMessage);
+        const updated = { ...topic, partitions: [...topic.partitions, ...partitions] };
+        assertPartitionsDense(updated);
+        this.replaceTopic(topic, updated);
+        return { outcome: ACCEPTED, changes: [{ type: "create-partitions", name: topic.name, partitions }] };
+      }
+      case "alter-partition":
+        return this.alterPartition(command);
+      case "allocate-producer-ids": {
+        if (!Number.isSafeInteger(command.count) || command.count <= 0) throw new Error(`producer id block of ${command.count}`);
+        const firstProducerId = this.nextProducerId;
         this.nextProducerId += command.count;
-        return;
+        return { outcome: { errorCode: ErrorCode.NONE, firstProducerId }, changes: [{ type: "allocate-producer-ids", firstProducerId, count: command.count }] };
+      }
     }
   }
 
-  private requireTopic(name: string): TopicRecord {
-    const topic = this.topicsByName.get(name);
-    if (!topic) throw new Error(`topic ${name} does not exist`);
-    return topic;
+  /** Kafka's AlterPartition checks: the proposer must lead at the current epochs; new members must be live replicas. */
+  private alterPartition(command: MetadataCommand & { type: "alter-partition" }): Applied {
+    const topic = this.topicsByName.get(command.topic);
+    const p = topic?.partitions[command.partition];
+    if (!topic || !p) return rejected(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${command.topic}-${command.partition} does not exist`);
+    if (command.leaderEpoch !== p.leaderEpoch) {
+      return rejected(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${command.leaderEpoch} is not the current ${p.leaderEpoch}`);
+    }
+    if (command.partitionEpoch !== p.partitionEpoch) {
+      return rejected(ErrorCode.INVALID_UPDATE_VERSION, `partition epoch ${command.partitionEpoch} is not the current ${p.partitionEpoch}`);
+    }
+    if (!command.isr.includes(p.leader) || command.isr.some((id) => !p.replicas.includes(id)) || new Set(command.isr).size !== command.isr.length) {
+      return rejected(ErrorCode.INVALID_REQUEST, `ISR ${command.isr} must hold the leader ${p.leader} and only replicas ${p.replicas}`);
+    }
+    const joining = command.isr.filter((id) => !p.isr.includes(id));
+    if (joining.some((id) => !this.isLive(id))) return rejected(ErrorCode.INELIGIBLE_REPLICA, `replicas ${joining} are not all live`);
+    const next: PartitionRecord = { ...p, isr: [...command.isr], partitionEpoch: p.partitionEpoch + 1 };
+    this.replaceTopic(topic, { ...topic, partitions: topic.partitions.map((q) => (q === p ? next : q)) });
+    return { outcome: ACCEPTED, changes: [{ type: "partition-leaders", name: topic.name, partitions: [next] }] };
   }
 
-  private replaceTopic(topic: TopicRecord): void {
+  private place(placement: Placement, firstPartition: number): PartitionRecord[] | { errorCode: number; errorMessage: string } {
+    if (placement.kind === "explicit") {
+      const unknown = placement.replicas.flat().find((id) => !this.brokersById.has(id));
+      if (unknown !== undefined) return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Broker ${unknown} is not registered` };
+      return placement.replicas.map((replicas, i) => newPartition(firstPartition + i, replicas));
+    }
+    const live = this.liveBrokers();
+    if (placement.replicationFactor > live.length) {
+      return {
+        errorCode: ErrorCode.INVALID_REPLICATION_FACTOR,
+        errorMessage: `Unable to replicate the partition ${placement.replicationFactor} time(s): The target replication factor of ${placement.replicationFactor} cannot be reached because only ${live.length} broker(s) are registered.`,
+      };
+    }
+    return assignReplicas(this, live, firstPartition, placement.count, placement.replicationFactor);
+  }
+
+  /**
+   * A fenced or shut-down broker leaves the ISR of its partitions (unless it is the last member, as in Kafka) and
+   * hands leadership to the next live ISR member, or to nobody (-1); every leader change bumps the leader epoch.
+   */
+  private moveLeadershipAway(nodeId: number): MetadataChange[] {
+    return this.rewritePartitions((p) => {
+      if (p.leader !== nodeId && !p.isr.includes(nodeId)) return p;
+      const isr = p.isr.length > 1 ? p.isr.filter((id) => id !== nodeId) : p.isr;
+      const leader = p.leader !== nodeId ? p.leader : (isr.find((id) => id !== nodeId && this.isLive(id)) ?? -1);
+      return { ...p, isr, leader, leaderEpoch: leader !== p.leader ? p.leaderEpoch + 1 : p.leaderEpoch, partitionEpoch: p.partitionEpoch + 1 };
+    });
+  }
+
+  /** A broker back in service takes over the partitions that had no leader and keep it in their ISR. */
+  private electLeaderless(nodeId: number): MetadataChange[] {
+    return this.rewritePartitions((p) =>
+      p.leader === -1 && p.isr.includes(nodeId) ? { ...p, leader: nodeId, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 } : p,
+    );
+  }
+
+  private isLive(nodeId: number): boolean {
+    const broker = this.brokersById.get(nodeId);
+    return broker !== undefined && !broker.fenced;
+  }
+
+  private rewritePartitions(rewrite: (p: PartitionRecord) => PartitionRecord): MetadataChange[] {
+    const changes: MetadataChange[] = [];
+    for (const topic of [...this.topicsByName.values()]) {
+      const changed: PartitionRecord[] = [];
+      const partitions = topic.partitions.map((p) => {
+        const next = rewrite(p);
+        if (next !== p) changed.push(next);
+        return next;
+      });
+      if (changed.length === 0) continue;
+      this.replaceTopic(topic, { ...topic, partitions });
+      changes.push({ type: "partition-leaders", name: topic.name, partitions: changed });
+    }
+    return changes;
+  }
+
+  private addTopic(topic: TopicRecord): void {
     this.topicsByName.set(topic.name, topic);
     this.topicsById.set(topic.topicId, topic);
+    this.count(topic, 1);
+  }
+
+  private removeTopic(topic: TopicRecord): void {
+    this.topicsByName.delete(topic.name);
+    this.topicsById.delete(topic.topicId);
+    this.count(topic, -1);
+  }
+
+  /** Keeps the topic's place in iteration order, so listings stay stable across config changes. */
+  private replaceTopic(previous: TopicRecord, topic: TopicRecord): void {
+    this.count(previous, -1);
+    this.topicsByName.set(topic.name, topic);
+    this.topicsById.set(topic.topicId, topic);
+    this.count(topic, 1);
+  }
+
+  private count(topic: TopicRecord, sign: 1 | -1): void {
+    for (const p of topic.partitions) {
+      if (p.leader !== -1) this.leaderCounts.set(p.leader, this.leaders(p.leader) + sign);
+      for (const r of p.replicas) this.replicaCounts.set(r, this.replicas(r) + sign);
+    }
   }
 }
 

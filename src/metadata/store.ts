@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 
 /**
- * The broker's LMDB environment: one file under the data dir holding the metadata log and
- * snapshot, committed offsets and producer state, each in its own named database. Values are msgpack.
+ * The broker's LMDB environment: one file under the data dir holding committed offsets and producer
+ * state, each in its own named database. Values are msgpack. (Cluster metadata lives in the Raft store.)
  */
 export class MetadataStore {
   private constructor(readonly root: RootDatabase) {}

@@ -34,8 +34,12 @@ export interface StartOptions {
 export async function startBroker(options: StartOptions = {}): Promise<BrokerProcess> {
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "chronik-test-"));
+  const args = options.args ?? [];
+  // A one-voter quorum on a free Raft port, unless the test names the quorum itself.
+  const raftArgs = args.some((a) => a.startsWith("--raft-port") || a.startsWith("--controller-quorum-voters")) ? [] : ["--raft-port", "0"];
+  const replicationArgs = args.some((a) => a.startsWith("--replication-port")) ? [] : ["--replication-port", "0"];
   const child = Bun.spawn(
-    [...(options.command ?? [process.execPath, join(ROOT, "src/main.ts")]), "start", "--host", "127.0.0.1", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir, ...(options.args ?? [])],
+    [...(options.command ?? [process.execPath, join(ROOT, "src/main.ts")]), "start", "--host", "127.0.0.1", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir, ...raftArgs, ...replicationArgs, ...args],
     { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } },
   );
   let stderr = "";
@@ -79,4 +83,69 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
     },
   };
   return handle;
+}
+
+/** Ports that were free a moment ago: bound on port 0 and released (Raft voters need known ports up front). */
+export function freePorts(count: number): number[] {
+  const listeners = Array.from({ length: count }, () => Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }));
+  const ports = listeners.map((l) => l.port);
+  for (const l of listeners) l.stop(true);
+  return ports;
+}
+
+export interface ClusterProcess {
+  readonly nodes: (BrokerProcess | null)[];
+  readonly raftPorts: number[];
+  readonly voters: string;
+  /** Starts node `id` (1-based) again on its data dir and Raft port; Kafka and HTTP ports may change. */
+  restart(id: number, extraArgs?: string[]): Promise<BrokerProcess>;
+  node(id: number): BrokerProcess;
+  /** Kills every node still running and removes the data dirs. */
+  cleanup(): Promise<void>;
+}
+
+/** Starts an n-node cluster (every node a voter and a broker) as real processes, each with its own data dir. */
+export async function startCluster(size: number, args: string[] = []): Promise<ClusterProcess> {
+  const raftPorts = freePorts(size);
+  const voters = raftPorts.map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(",");
+  const dataDirs = raftPorts.map((_, i) => mkdtempSync(join(tmpdir(), `chronik-cluster-${i + 1}-`)));
+  const nodes: (BrokerProcess | null)[] = raftPorts.map(() => null);
+  const start = (id: number, extraArgs: string[]) =>
+    startBroker({
+      dataDir: dataDirs[id - 1],
+      keepData: true,
+      args: ["--node-id", String(id), "--controller-quorum-voters", voters, ...args, ...extraArgs],
+    });
+  const cluster: ClusterProcess = {
+    nodes,
+    raftPorts,
+    voters,
+    async restart(id, extraArgs = []) {
+      const previous = nodes[id - 1];
+      if (previous && previous.process.exitCode === null && previous.process.signalCode === null) throw new Error(`node ${id} still runs`);
+      const node = await start(id, extraArgs);
+      nodes[id - 1] = node;
+      return node;
+    },
+    node(id) {
+      const node = nodes[id - 1];
+      if (!node) throw new Error(`node ${id} is not running`);
+      return node;
+    },
+    async cleanup() {
+      await Promise.all(nodes.map((n) => n?.cleanup()));
+      for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  // Every node waits for a quorum before it reports itself started, so they must start together.
+  const started = await Promise.allSettled(raftPorts.map((_, i) => start(i + 1, [])));
+  started.forEach((result, i) => {
+    if (result.status === "fulfilled") nodes[i] = result.value;
+  });
+  const failed = started.find((r) => r.status === "rejected");
+  if (failed) {
+    await cluster.cleanup();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return cluster;
 }

@@ -1,0 +1,111 @@
+import { logger } from "../lib/logger.ts";
+import type { Controller } from "../metadata/controller.ts";
+import type { RaftMetadataLog } from "../metadata/metadata-log.ts";
+import type { BrokerRegistration } from "../metadata/records.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import { BrokerLiveness, type TrackedBroker } from "./broker-liveness.ts";
+
+const log = logger("membership");
+
+const MAX_HEARTBEATS_IN_FLIGHT = 4;
+
+export interface MembershipOptions {
+  heartbeatIntervalMs: number;
+  sessionTimeoutMs: number;
+  /** Milliseconds on a monotonic clock. */
+  nowMs: () => number;
+}
+
+/**
+ * This broker's membership in the cluster: it registers, heartbeats through the metadata log, and, while its
+ * node is the Raft leader (the controller), fences brokers whose session expired.
+ */
+export class ClusterMembership {
+  private readonly liveness: BrokerLiveness;
+  private brokerEpoch = -1;
+  private wasLeader = false;
+  private heartbeatsInFlight = 0;
+  private lastHeartbeatMs = Number.NEGATIVE_INFINITY;
+  private timer: Timer | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly metadata: RaftMetadataLog,
+    private readonly controller: Controller,
+    private readonly options: MembershipOptions,
+  ) {
+    this.liveness = new BrokerLiveness(options.sessionTimeoutMs);
+    metadata.onApply((change) => {
+      if (change.type === "broker" && !change.broker.fenced) this.liveness.heard(change.broker.nodeId, change.brokerEpoch, options.nowMs());
+      else if (change.type === "broker-heartbeat") this.liveness.heard(change.nodeId, change.brokerEpoch, options.nowMs());
+    });
+  }
+
+  get epoch(): number {
+    return this.brokerEpoch;
+  }
+
+  /** Registers this broker (a new epoch on every start) and starts heartbeating and watching sessions. */
+  async register(registration: BrokerRegistration): Promise<void> {
+    this.brokerEpoch = await this.controller.registerBroker(registration);
+    log.info("broker registered", { nodeId: registration.nodeId, brokerEpoch: this.brokerEpoch });
+    // Sessions are checked more often than heartbeats are sent, so a fence follows an expiry promptly.
+    const checkEveryMs = Math.max(10, Math.min(this.options.heartbeatIntervalMs, this.options.sessionTimeoutMs / 4));
+    this.timer = setInterval(() => this.tick(registration.nodeId), checkEveryMs);
+  }
+
+  private tick(nodeId: number): void {
+    if (this.stopped) return;
+    const nowMs = this.options.nowMs();
+    // A heartbeat forwarded to a leader that just died hangs until its proposal times out: the next ones must not wait for it.
+    if (this.heartbeatsInFlight < MAX_HEARTBEATS_IN_FLIGHT && nowMs - this.lastHeartbeatMs >= this.options.heartbeatIntervalMs) {
+      this.heartbeatsInFlight++;
+      this.lastHeartbeatMs = nowMs;
+      this.controller
+        .heartbeat(nodeId, this.brokerEpoch)
+        .then((outcome) => {
+          if (outcome.errorCode !== ErrorCode.NONE) log.warn("heartbeat rejected", { nodeId, brokerEpoch: this.brokerEpoch, outcome });
+        })
+        .catch((error) => log.debug("heartbeat not delivered", { error: String(error) }))
+        .finally(() => this.heartbeatsInFlight--);
+    }
+    const isLeader = this.metadata.isLeader;
+    if (isLeader && !this.wasLeader) {
+      log.info("became the controller", { nodeId });
+      this.liveness.takeOver(this.trackedBrokers(), nowMs);
+    }
+    this.wasLeader = isLeader;
+    if (!isLeader) return;
+    for (const { nodeId: expiredId, brokerEpoch } of this.liveness.expired(this.trackedBrokers(), nowMs)) {
+      log.warn("broker session expired: fencing it", { nodeId: expiredId, brokerEpoch, sessionTimeoutMs: this.options.sessionTimeoutMs });
+      this.liveness.fencingStarted(expiredId, brokerEpoch);
+      this.controller
+        .fenceBroker(expiredId, brokerEpoch, "session-timeout")
+        .catch((error) => log.warn("fencing failed; will retry", { nodeId: expiredId, error: String(error) }))
+        .finally(() => this.liveness.fencingFinished(expiredId));
+    }
+  }
+
+  private trackedBrokers(): TrackedBroker[] {
+    const state = this.metadata.state;
+    return state.brokers().map((b) => ({ nodeId: b.nodeId, fenced: b.fenced, brokerEpoch: state.brokerEpoch(b.nodeId) }));
+  }
+
+  /** Controlled shutdown: fences this broker so its partitions move now rather than after a session timeout. */
+  async shutDown(nodeId: number, timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    if (this.brokerEpoch < 0) return;
+    const fence = this.controller.fenceBroker(nodeId, this.brokerEpoch, "controlled-shutdown");
+    let timer: Timer | undefined;
+    const deadline = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+    const result = await Promise.race([fence.then(() => "fenced" as const, (error: unknown) => String(error)), deadline]);
+    clearTimeout(timer);
+    log.info("controlled shutdown", { nodeId, result });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+}
