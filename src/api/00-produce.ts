@@ -1,7 +1,7 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
 import type { ProduceRequest, ProduceResponse } from "../protocol/generated/00-produce.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
-import type { AppendOutcome } from "../replication/replica-manager.ts";
+import type { AppendOutcome, LocalReplica } from "../replication/replica-manager.ts";
 import { NO_RESPONSE, type ApiHandler } from "./handler.ts";
 
 const VALID_ACKS = new Set([0, 1, -1]);
@@ -12,6 +12,8 @@ interface PartitionResult {
   index: number;
   outcome: AppendOutcome;
   durability: Durability;
+  /** acks=all: NOT_ENOUGH_REPLICAS_AFTER_APPEND or NOT_LEADER_OR_FOLLOWER when the commit could not be confirmed. */
+  commitErrorCode: number;
 }
 
 export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
@@ -30,16 +32,39 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
       const partitions: PartitionResult[] = [];
       for (const p of topic.partitionData) {
         let outcome: AppendOutcome;
+        let replica: LocalReplica | null = null;
         if (!VALID_ACKS.has(request.acks)) {
           outcome = failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be 0, 1 or -1, not ${request.acks}`);
         } else if (request.transactionalId !== null) {
           outcome = failed(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported by this broker");
         } else {
           const lookup = replicas.lookup(topic.name, p.index);
-          outcome = lookup.ok ? replicas.append(lookup.replica, p.records, nowMs) : failed(lookup.errorCode, null);
+          if (!lookup.ok) outcome = failed(lookup.errorCode, null);
+          else if (request.acks === -1 && !replicas.enoughReplicas(lookup.replica)) {
+            const r = lookup.replica;
+            outcome = failed(ErrorCode.NOT_ENOUGH_REPLICAS, `ISR ${r.inSyncReplicas.length} is below min.insync.replicas ${r.minInsyncReplicas}`);
+          } else outcome = replicas.append(lookup.replica, p.records, nowMs);
+          if (lookup.ok) replica = lookup.replica;
         }
-        const result: PartitionResult = { index: p.index, outcome, durability: outcome.durable ? "pending" : "durable" };
-        if (outcome.durable) {
+        const result: PartitionResult = { index: p.index, outcome, durability: outcome.durable ? "pending" : "durable", commitErrorCode: ErrorCode.NONE };
+        // acks=all: answered once the high watermark (the ISR's minimum end) passes the batch.
+        if (request.acks === -1 && replica !== null && outcome.errorCode === ErrorCode.NONE && outcome.endOffset !== undefined) {
+          result.durability = "pending";
+          const leader = replica;
+          const endOffset = outcome.endOffset;
+          const durable = outcome.durable ?? Promise.resolve();
+          waits.push(
+            durable
+              .then(() => leader.waitForCommit(endOffset))
+              .then(
+                (errorCode) => {
+                  result.commitErrorCode = errorCode;
+                  result.durability = "durable";
+                },
+                () => void (result.durability = "failed"),
+              ),
+          );
+        } else if (outcome.durable) {
           waits.push(
             outcome.durable.then(
               () => void (result.durability = "durable"),
@@ -53,22 +78,24 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
     }
 
     if (request.acks === 0) return NO_RESPONSE;
-    // acks=1 and acks=-1 are both answered once the write is durable under the flush policy.
+    // acks=1 is answered once the leader's write is durable under the flush policy; acks=-1 once it is committed.
     await settleWithin(waits, request.timeoutMs);
     return {
       throttleTimeMs: 0,
       responses: topics.map((t) => ({
         name: t.name,
-        partitionResponses: t.partitions.map(({ index, outcome, durability }) => ({
+        partitionResponses: t.partitions.map(({ index, outcome, durability, commitErrorCode }) => ({
           index,
           errorCode:
             outcome.errorCode !== ErrorCode.NONE
               ? outcome.errorCode
-              : durability === "failed"
-                ? ErrorCode.KAFKA_STORAGE_ERROR
-                : durability === "pending"
-                  ? ErrorCode.REQUEST_TIMED_OUT
-                  : ErrorCode.NONE,
+              : commitErrorCode !== ErrorCode.NONE
+                ? commitErrorCode
+                : durability === "failed"
+                  ? ErrorCode.KAFKA_STORAGE_ERROR
+                  : durability === "pending"
+                    ? ErrorCode.REQUEST_TIMED_OUT
+                    : ErrorCode.NONE,
           baseOffset: outcome.baseOffset,
           logAppendTimeMs: outcome.logAppendTimeMs,
           logStartOffset: outcome.logStartOffset,

@@ -1,44 +1,26 @@
 import type { Database } from "lmdb";
 import { PartitionProducerState } from "../idempotence/producer-state.ts";
 import { logger } from "../lib/logger.ts";
-import type { MetadataCommand, TopicRecord } from "../metadata/records.ts";
+import type { CommandOutcome, MetadataChange, PartitionRecord, TopicRecord } from "../metadata/records.ts";
 import type { MetadataState } from "../metadata/state.ts";
 import { effectiveTopicConfigs } from "../metadata/effective-configs.ts";
+import { Gauge, type MetricsRegistry } from "../metrics/registry.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { batchSizeAt, isTransactional, readBatchHeader, validateBatches, type BatchError, type BatchHeader } from "../protocol/record-batch.ts";
 import type { LogManager } from "../wal/log-manager.ts";
 import type { PartitionLog } from "../wal/partition-log.ts";
 import { fromTopicConfigs } from "../wal/log-config.ts";
 import { FetchWaiters } from "./fetch-waiters.ts";
+import { IsrTracker, type IsrProposal } from "./isr-tracker.ts";
+import { UNDEFINED_EPOCH } from "./leader-epoch-cache.ts";
+import { LocalReplica } from "./local-replica.ts";
+import { ReplicaFetcher, type FollowerPartition } from "./replica-fetcher.ts";
+import { ReplicationServer, type SubscribeAnswer } from "./replication-server.ts";
+import type { FrameType, ReplicationFrame } from "./wire.ts";
+
+export { LocalReplica } from "./local-replica.ts";
 
 const log = logger("replicas");
-
-/** A partition this broker holds a replica of. */
-export class LocalReplica {
-  leaderEpoch: number;
-  logAppendTime = false;
-  maxMessageBytes: number;
-
-  constructor(
-    readonly topic: string,
-    readonly topicId: string,
-    readonly partition: number,
-    readonly log: PartitionLog,
-    readonly producers: PartitionProducerState,
-    leaderEpoch: number,
-    readonly isLeader: boolean,
-    configs: Record<string, string>,
-  ) {
-    this.leaderEpoch = leaderEpoch;
-    this.maxMessageBytes = Number(configs["max.message.bytes"]);
-    this.applyConfigs(configs);
-  }
-
-  applyConfigs(configs: Record<string, string>): void {
-    this.logAppendTime = configs["message.timestamp.type"] === "LogAppendTime";
-    this.maxMessageBytes = Number(configs["max.message.bytes"]);
-  }
-}
 
 export type ReplicaLookup = { ok: true; replica: LocalReplica } | { ok: false; errorCode: number };
 
@@ -46,10 +28,37 @@ export interface AppendOutcome {
   errorCode: number;
   errorMessage: string | null;
   baseOffset: number;
+  /** One past the last offset written: acks=all waits for the high watermark to reach it. */
+  endOffset?: number;
   logAppendTimeMs: number;
   logStartOffset: number;
   /** Resolves when the append is durable under the flush policy; absent for errors and duplicates already durable. */
   durable?: Promise<void>;
+}
+
+/** What the leader proposes to the controller to change a partition's ISR (Kafka's AlterPartition). */
+export interface AlterPartitionRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly isr: readonly number[];
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+}
+
+export interface ReplicationSettings {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  replicaLagTimeMaxMs: number;
+  /** The broker default of min.insync.replicas; a topic override wins. */
+  minInsyncReplicas: number;
+  maxFrameBytes: number;
+  /** Where another broker's replication listener is, from the metadata. */
+  addressOf: (nodeId: number) => { host: string; port: number } | null;
+  alterPartition: (request: AlterPartitionRequest) => Promise<CommandOutcome>;
+  /** Milliseconds on a monotonic clock. */
+  nowMs: () => number;
+  metrics: MetricsRegistry;
 }
 
 const BATCH_ERROR_CODES: Record<BatchError, number> = {
@@ -64,14 +73,25 @@ interface ProducerSnapshot {
   state: Uint8Array;
 }
 
+/** Unsent bytes per replication connection before the leader stops reading segments for it. */
+const REPLICATION_QUEUE_BYTES = 8 << 20;
+const REPLICATION_SEND_BYTES = 1 << 20;
+const RECONNECT_INITIAL_MS = 50;
+const RECONNECT_MAX_MS = 1_000;
+
 /**
- * Owns the partitions this broker holds (Kafka's ReplicaManager): creates and deletes their logs as
- * the metadata changes, appends produced batches with the idempotence checks, serves reads, and
- * wakes long-poll fetches when the high watermark moves.
+ * Owns the partitions this broker holds (Kafka's ReplicaManager): creates and deletes their logs as the metadata
+ * changes, makes each replica leader or follower as the metadata says, appends produced batches with the
+ * idempotence checks, keeps the high watermark (the minimum end offset over the ISR) and wakes long-poll fetches
+ * and acks=all produces when it moves, and proposes ISR changes to the controller.
  */
 export class ReplicaManager {
   private readonly replicas = new Map<string, LocalReplica>();
   readonly waiters: FetchWaiters;
+  private settings: ReplicationSettings | null = null;
+  private server: ReplicationServer | null = null;
+  private fetcher: ReplicaFetcher | null = null;
+  private isrTimer: Timer | undefined;
 
   constructor(
     private readonly nodeId: number,
@@ -83,9 +103,41 @@ export class ReplicaManager {
     this.waiters = new FetchWaiters(maxParkedFetches);
   }
 
+  /** Starts the replication listener and fetchers; returns the bound replication port. */
+  startReplication(settings: ReplicationSettings): number {
+    this.settings = settings;
+    this.server = new ReplicationServer(
+      { host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, maxQueuedBytes: REPLICATION_QUEUE_BYTES, maxSendBytes: REPLICATION_SEND_BYTES },
+      { subscribe: (followerId, frame) => this.onSubscribe(followerId, frame), followerReport: (id, topic, partition, endOffset) => this.onFollowerReport(id, topic, partition, endOffset) },
+    );
+    this.server.listen();
+    this.fetcher = new ReplicaFetcher({
+      nodeId: this.nodeId,
+      maxFrameBytes: settings.maxFrameBytes,
+      maxQueuedBytes: REPLICATION_QUEUE_BYTES,
+      addressOf: settings.addressOf,
+      initialBackoffMs: RECONNECT_INITIAL_MS,
+      maxBackoffMs: RECONNECT_MAX_MS,
+    });
+    // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
+    this.isrTimer = setInterval(() => this.checkIsr(), Math.max(10, Math.floor(settings.replicaLagTimeMaxMs / 2)));
+    this.registerMetrics(settings.metrics);
+    return this.server.port;
+  }
+
+  stopReplication(): void {
+    clearInterval(this.isrTimer);
+    this.fetcher?.close();
+    this.server?.stop();
+    for (const replica of this.replicas.values()) replica.failCommitWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  }
+
   /** Opens a replica for every partition the metadata assigns to this broker; removes logs of deleted topics. */
   syncWithMetadata(state: MetadataState): void {
     for (const topic of state.topics()) this.openTopic(topic);
+    for (const [key, replica] of this.replicas) {
+      if (!state.topic(replica.topic)) this.closeReplica(key, replica);
+    }
     for (const topic of new Set(this.logs.all().map((l) => l.topic))) {
       if (!state.topic(topic)) {
         log.info("removing logs of a topic that no longer exists", { topic });
@@ -94,48 +146,266 @@ export class ReplicaManager {
     }
   }
 
-  onMetadata(command: MetadataCommand, state: MetadataState): void {
-    switch (command.type) {
+  onMetadata(change: MetadataChange, state: MetadataState): void {
+    switch (change.type) {
       case "create-topic":
-        this.openTopic(command.topic);
+        this.openTopic(change.topic);
         return;
       case "create-partitions":
       case "alter-topic-configs": {
-        const topic = state.topic(command.name)!;
+        const topic = state.topic(change.name)!;
         this.openTopic(topic);
-        const configs = effectiveTopicConfigs(this.topicDefaults, topic.configs);
+        const configs = this.configsOf(topic);
         this.logs.updateConfig(topic.name, fromTopicConfigs(configs));
         for (const replica of this.replicas.values()) if (replica.topic === topic.name) replica.applyConfigs(configs);
         return;
       }
+      case "partition-leaders": {
+        const topic = state.topic(change.name);
+        if (!topic) return;
+        this.openTopic(topic);
+        for (const record of change.partitions) {
+          const replica = this.replicas.get(FetchWaiters.key(topic.name, record.partition));
+          if (replica) this.applyPartitionRecord(replica, record);
+        }
+        return;
+      }
       case "delete-topic":
-        this.deleteTopic(command.name);
+        this.deleteTopic(change.name);
         return;
       default:
         return;
     }
   }
 
-  private openTopic(topic: TopicRecord): void {
+  private configsOf(topic: TopicRecord): Record<string, string> {
     const configs = effectiveTopicConfigs(this.topicDefaults, topic.configs);
+    const brokerDefault = String(this.settings?.minInsyncReplicas ?? 1);
+    return { ...configs, "min.insync.replicas": topic.configs["min.insync.replicas"] ?? brokerDefault };
+  }
+
+  private openTopic(topic: TopicRecord): void {
+    const configs = this.configsOf(topic);
     for (const p of topic.partitions) {
       if (!p.replicas.includes(this.nodeId)) continue;
       const key = FetchWaiters.key(topic.name, p.partition);
       if (this.replicas.has(key)) continue;
       const partitionLog = this.logs.create(topic.name, p.partition, fromTopicConfigs(configs));
       const producers = this.loadProducerState(topic.name, p.partition, partitionLog);
-      const replica = new LocalReplica(topic.name, topic.topicId, p.partition, partitionLog, producers, p.leaderEpoch, p.leader === this.nodeId, configs);
-      // Single-node: the only in-sync replica's durable end is the high watermark.
-      partitionLog.highWatermark = Math.max(partitionLog.highWatermark, partitionLog.logEndOffset);
+      // A follower role first: applyPartitionRecord below makes the transition the record asks for.
+      const replica = new LocalReplica(topic.name, topic.topicId, p.partition, partitionLog, producers, { ...p, leader: -1 }, configs, this.nodeId);
       this.replicas.set(key, replica);
+      this.applyPartitionRecord(replica, p);
     }
+  }
+
+  /** Makes the replica leader or follower as the record says, or updates the leader's ISR view. */
+  private applyPartitionRecord(replica: LocalReplica, record: PartitionRecord): void {
+    const nowMs = this.now();
+    const wasLeader = replica.isLeader;
+    const epochChanged = record.leaderEpoch !== replica.leaderEpoch || record.leader !== replica.leaderId;
+    replica.replicas = record.replicas;
+    replica.isr = record.isr;
+    replica.partitionEpoch = record.partitionEpoch;
+    if (record.leader === this.nodeId) {
+      if (wasLeader && !epochChanged) {
+        replica.tracker!.onPartitionRecord(record.isr, record.partitionEpoch, nowMs);
+        this.advanceHighWatermark(replica);
+        return;
+      }
+      this.becomeLeader(replica, record, nowMs);
+      return;
+    }
+    if (!wasLeader && !epochChanged) return;
+    this.becomeFollower(replica, record);
+  }
+
+  private becomeLeader(replica: LocalReplica, record: PartitionRecord, nowMs: number): void {
+    this.fetcher?.unfollow(replica.topic, replica.partition);
+    replica.leaderId = record.leader;
+    replica.leaderEpoch = record.leaderEpoch;
+    const partitionLog = replica.log;
+    // This epoch's batches start at the current end: a follower asking for an older epoch truncates to its end.
+    replica.assignEpoch(record.leaderEpoch, partitionLog.logEndOffset);
+    replica.localDurableEnd = partitionLog.logEndOffset;
+    replica.tracker = new IsrTracker({
+      leaderId: this.nodeId,
+      replicas: record.replicas,
+      isr: record.isr.includes(this.nodeId) ? record.isr : [...record.isr, this.nodeId],
+      leaderEpoch: record.leaderEpoch,
+      partitionEpoch: record.partitionEpoch,
+      leaderEpochStartOffset: partitionLog.logEndOffset,
+      replicaLagTimeMaxMs: this.settings?.replicaLagTimeMaxMs ?? 30_000,
+      nowMs,
+    });
+    log.info("became leader", { topic: replica.topic, partition: replica.partition, leaderEpoch: record.leaderEpoch, isr: record.isr, logEndOffset: partitionLog.logEndOffset });
+    this.advanceHighWatermark(replica);
+  }
+
+  private becomeFollower(replica: LocalReplica, record: PartitionRecord): void {
+    if (replica.tracker !== null) {
+      replica.tracker = null;
+      replica.failCommitWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      this.server?.endPartition(replica.topic, replica.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    }
+    replica.leaderId = record.leader;
+    replica.leaderEpoch = record.leaderEpoch;
+    // Long polls parked on this partition answer now, with NOT_LEADER_OR_FOLLOWER on their next read.
+    this.waiters.wake(FetchWaiters.key(replica.topic, replica.partition));
+    if (record.leader >= 0 && this.fetcher !== null) {
+      log.info("following", { topic: replica.topic, partition: replica.partition, leaderId: record.leader, leaderEpoch: record.leaderEpoch });
+      this.fetcher.follow(this.followerPartition(replica), record.leader);
+    } else {
+      this.fetcher?.unfollow(replica.topic, replica.partition);
+    }
+  }
+
+  /** The fetcher's handle on a followed replica; it stays valid only while the replica follows this epoch. */
+  private followerPartition(replica: LocalReplica): FollowerPartition {
+    const leaderEpoch = replica.leaderEpoch;
+    return {
+      topic: replica.topic,
+      partition: replica.partition,
+      leaderEpoch,
+      get logEndOffset() {
+        return replica.log.logEndOffset;
+      },
+      get latestEpoch() {
+        return replica.latestEpoch;
+      },
+      appendReplicated: (records) => this.appendReplicated(replica, records),
+      truncateForDivergence: (epoch, endOffset) => this.truncateForDivergence(replica, epoch, endOffset),
+      setLeaderHighWatermark: (highWatermark) => {
+        const next = Math.min(highWatermark, replica.log.logEndOffset);
+        if (next > replica.log.highWatermark) replica.log.highWatermark = next;
+      },
+    };
+  }
+
+  /** A follower's append: the leader's bytes as they are, with epochs and producer state carried along. */
+  private appendReplicated(replica: LocalReplica, records: Uint8Array): Promise<number> {
+    if (replica.isLeader) return Promise.reject(new Error(`${replica.topic}-${replica.partition} is led here; refusing replicated batches`));
+    const result = replica.log.appendReplicated(records);
+    for (let pos = 0; pos < records.length; pos += batchSizeAt(records, pos)) {
+      const header = readBatchHeader(records, pos);
+      if (header.partitionLeaderEpoch > replica.latestEpoch) replica.assignEpoch(header.partitionLeaderEpoch, header.baseOffset);
+      replica.producers.replay(header);
+    }
+    const endOffset = result.lastOffset + 1;
+    return result.durable.then(() => endOffset);
+  }
+
+  /** Kafka's follower truncation from a leader's epoch end offset (AbstractFetcherThread.getOffsetTruncationState). */
+  private truncateForDivergence(replica: LocalReplica, leaderEpoch: number, leaderEndOffset: number): void {
+    const logEnd = replica.log.logEndOffset;
+    let target: number;
+    if (leaderEndOffset < 0) {
+      target = replica.log.highWatermark;
+    } else if (leaderEpoch === UNDEFINED_EPOCH) {
+      target = Math.min(leaderEndOffset, logEnd);
+    } else {
+      const own = replica.epochCache.endOffsetFor(leaderEpoch, logEnd);
+      if (own.epoch === UNDEFINED_EPOCH) target = Math.min(leaderEndOffset, logEnd);
+      else if (own.epoch !== leaderEpoch) target = Math.min(own.endOffset, logEnd);
+      else target = Math.min(leaderEndOffset, own.endOffset, logEnd);
+    }
+    if (target >= logEnd) return;
+    log.warn("truncating a follower's diverged tail", { topic: replica.topic, partition: replica.partition, from: logEnd, to: target });
+    replica.truncateTo(Math.max(target, replica.log.logStartOffset));
+    // Producer state must not remember batches that are gone.
+    replica.producers = PartitionProducerState.rebuild(batchHeadersFrom(replica.log, replica.log.logStartOffset));
+  }
+
+  private onSubscribe(followerId: number, frame: ReplicationFrame & { type: typeof FrameType.SUBSCRIBE }): SubscribeAnswer {
+    const replica = this.replicas.get(FetchWaiters.key(frame.topic, frame.partition));
+    if (!replica) return { kind: "refused", errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if (!replica.isLeader) return { kind: "refused", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (frame.leaderEpoch < replica.leaderEpoch) return { kind: "refused", errorCode: ErrorCode.FENCED_LEADER_EPOCH };
+    if (frame.leaderEpoch > replica.leaderEpoch) return { kind: "refused", errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
+    if (!replica.replicas.includes(followerId)) return { kind: "refused", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    const partitionLog = replica.log;
+    if (frame.lastEpoch !== UNDEFINED_EPOCH) {
+      // KIP-320: the follower's last epoch must end at or after its fetch offset in the leader's history.
+      const end = replica.epochCache.endOffsetFor(frame.lastEpoch, partitionLog.logEndOffset);
+      if (end.epoch === UNDEFINED_EPOCH || end.epoch < frame.lastEpoch || end.endOffset < frame.fetchOffset) {
+        return { kind: "diverging", epoch: end.epoch, endOffset: end.endOffset };
+      }
+    } else if (frame.fetchOffset > partitionLog.logEndOffset) {
+      return { kind: "diverging", epoch: UNDEFINED_EPOCH, endOffset: partitionLog.logEndOffset };
+    }
+    if (frame.fetchOffset < partitionLog.logStartOffset || frame.fetchOffset > partitionLog.logEndOffset) {
+      return { kind: "refused", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    }
+    return { kind: "stream", partition: replica };
+  }
+
+  private onFollowerReport(followerId: number, topic: string, partition: number, endOffset: number): void {
+    const replica = this.replicas.get(FetchWaiters.key(topic, partition));
+    if (!replica?.isLeader) return;
+    const tracker = replica.tracker!;
+    const nowMs = this.now();
+    tracker.onFollowerReport(followerId, endOffset, replica.log.logEndOffset, nowMs);
+    this.advanceHighWatermark(replica);
+    this.maybeAlterIsr(replica, nowMs);
+  }
+
+  /** The high watermark follows the ISR's minimum end offset, never back; waiters and followers hear of it. */
+  private advanceHighWatermark(replica: LocalReplica): void {
+    const tracker = replica.tracker;
+    if (tracker === null) return;
+    const partitionLog = replica.log;
+    const candidate = Math.min(tracker.highWatermark(replica.localDurableEnd), partitionLog.logEndOffset);
+    if (candidate <= partitionLog.highWatermark) return;
+    partitionLog.highWatermark = candidate;
+    replica.releaseCommitted();
+    this.waiters.wake(FetchWaiters.key(replica.topic, replica.partition));
+    this.server?.highWatermarkChanged(replica.topic, replica.partition);
+  }
+
+  private checkIsr(): void {
+    const nowMs = this.now();
+    for (const replica of this.replicas.values()) if (replica.isLeader) this.maybeAlterIsr(replica, nowMs);
+  }
+
+  private maybeAlterIsr(replica: LocalReplica, nowMs: number): void {
+    const tracker = replica.tracker!;
+    const proposal = tracker.planIsrChange(replica.log.logEndOffset, replica.log.highWatermark, nowMs);
+    if (proposal === null || this.settings === null) return;
+    this.proposeIsr(replica, tracker, proposal);
+  }
+
+  private proposeIsr(replica: LocalReplica, tracker: IsrTracker, proposal: IsrProposal): void {
+    log.info("proposing an ISR change", { topic: replica.topic, partition: replica.partition, reason: proposal.reason, from: tracker.isr, to: proposal.isr });
+    const request = { topic: replica.topic, partition: replica.partition, isr: proposal.isr, leaderEpoch: proposal.leaderEpoch, partitionEpoch: proposal.partitionEpoch };
+    this.settings!.alterPartition(request).then(
+      (outcome) => {
+        if (outcome.errorCode === ErrorCode.NONE) return;
+        log.warn("ISR change refused", { topic: replica.topic, partition: replica.partition, errorCode: outcome.errorCode });
+        if (replica.tracker === tracker) tracker.onProposalFailed();
+      },
+      (error) => {
+        log.warn("ISR change not committed", { topic: replica.topic, partition: replica.partition, error: String(error) });
+        if (replica.tracker === tracker) tracker.onProposalFailed();
+      },
+    );
+  }
+
+  private now(): number {
+    return this.settings?.nowMs() ?? performance.now();
+  }
+
+  private closeReplica(key: string, replica: LocalReplica): void {
+    this.replicas.delete(key);
+    this.fetcher?.unfollow(replica.topic, replica.partition);
+    this.server?.endPartition(replica.topic, replica.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    replica.failCommitWaiters(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    this.waiters.wake(key);
   }
 
   private deleteTopic(name: string): void {
     for (const [key, replica] of this.replicas) {
       if (replica.topic !== name) continue;
-      this.replicas.delete(key);
-      this.waiters.wake(key);
+      this.closeReplica(key, replica);
       void this.producerSnapshots.remove(key);
     }
     void this.logs.deleteTopic(name);
@@ -180,6 +450,29 @@ export class ReplicaManager {
     return this.replicas.values();
   }
 
+  /** Exposes replication health: under-replicated partitions, ISR sizes and follower lag, read at scrape time. */
+  private registerMetrics(registry: MetricsRegistry): void {
+    type Sample = [Record<string, string | number> | undefined, number];
+    const gauge = (name: string, help: string, collect: () => Sample[]) => registry.register(new Gauge(name, help, collect));
+    const leaders = () => [...this.replicas.values()].filter((r) => r.isLeader);
+    gauge("chronik_under_replicated_partitions", "Partitions this broker leads whose ISR is smaller than their replica set.", () => [
+      [undefined, leaders().filter((r) => r.tracker!.isr.length < r.replicas.length).length],
+    ]);
+    gauge("chronik_partition_isr_size", "In-sync replicas of each partition this broker leads.", () =>
+      leaders().map((r): Sample => [{ topic: r.topic, partition: r.partition }, r.tracker!.isr.length]),
+    );
+    gauge("chronik_replica_lag_offsets", "Offsets each follower is behind this leader's log end.", () =>
+      leaders().flatMap((r) =>
+        [...r.tracker!.lagByFollower(r.log.logEndOffset)].map(([follower, lag]): Sample => [{ topic: r.topic, partition: r.partition, follower }, lag]),
+      ),
+    );
+  }
+
+  /** acks=all: whether the ISR is large enough to accept a write at all (Kafka checks before appending). */
+  enoughReplicas(replica: LocalReplica): boolean {
+    return replica.inSyncReplicas.length >= replica.minInsyncReplicas;
+  }
+
   /**
    * Validates and appends one partition's produced batches. Synchronous up to the copy into the log,
    * so offsets follow request order; durability is awaited by the caller.
@@ -212,6 +505,7 @@ export class ReplicaManager {
           errorCode: ErrorCode.NONE,
           errorMessage: null,
           baseOffset: check.baseOffset,
+          endOffset: check.lastOffset + 1,
           logAppendTimeMs: replica.logAppendTime ? (check.logAppendTimeMs ?? -1) : -1,
           logStartOffset: partitionLog.logStartOffset,
           // A retry of a batch whose first attempt is not yet durable waits for the flush that covers it.
@@ -225,18 +519,17 @@ export class ReplicaManager {
       logAppendTimeMs: replica.logAppendTime ? nowMs : undefined,
     });
     if (first.producerId >= 0) replica.producers.onAppended(first, result.baseOffset, result.lastOffset, nowMs);
-    const key = FetchWaiters.key(replica.topic, replica.partition);
+    const tracker = replica.tracker;
     const durable = result.durable.then(() => {
-      // The single in-sync replica: what is durable is committed.
-      if (result.lastOffset + 1 > partitionLog.highWatermark) {
-        partitionLog.highWatermark = Math.min(result.lastOffset + 1, partitionLog.logEndOffset);
-        this.waiters.wake(key);
-      }
+      if (replica.tracker !== tracker) return;
+      replica.localDurableEnd = Math.max(replica.localDurableEnd, result.lastOffset + 1);
+      this.advanceHighWatermark(replica);
     });
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       baseOffset: result.baseOffset,
+      endOffset: result.lastOffset + 1,
       logAppendTimeMs: result.logAppendTimeMs,
       logStartOffset: partitionLog.logStartOffset,
       durable,

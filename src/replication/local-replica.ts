@@ -1,0 +1,177 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { PartitionProducerState } from "../idempotence/producer-state.ts";
+import { logger } from "../lib/logger.ts";
+import type { PartitionRecord } from "../metadata/records.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import { batchSizeAt, readBatchHeader } from "../protocol/record-batch.ts";
+import type { PartitionLog } from "../wal/partition-log.ts";
+import type { IsrTracker } from "./isr-tracker.ts";
+import { LeaderEpochCache, decodeEpochCheckpoint, encodeEpochCheckpoint } from "./leader-epoch-cache.ts";
+
+const log = logger("replicas");
+
+export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint";
+
+interface CommitWaiter {
+  readonly endOffset: number;
+  readonly resolve: (errorCode: number) => void;
+}
+
+/** A bound on acks=all requests parked per partition; past it the produce answers at once with a timeout. */
+const MAX_COMMIT_WAITERS = 100_000;
+
+/** A partition this broker holds a replica of, as leader or follower. */
+export class LocalReplica {
+  leaderEpoch: number;
+  leaderId: number;
+  partitionEpoch: number;
+  replicas: readonly number[];
+  /** The ISR as the metadata holds it. */
+  isr: readonly number[];
+  logAppendTime = false;
+  maxMessageBytes: number;
+  minInsyncReplicas = 1;
+  producers: PartitionProducerState;
+  readonly epochCache: LeaderEpochCache;
+  /** Leader only: follower progress and ISR decisions. */
+  tracker: IsrTracker | null = null;
+  /** Leader only: the end of what this broker's own log holds under the flush policy. */
+  localDurableEnd = 0;
+  private readonly commitWaiters: CommitWaiter[] = [];
+
+  constructor(
+    readonly topic: string,
+    readonly topicId: string,
+    readonly partition: number,
+    readonly log: PartitionLog,
+    producers: PartitionProducerState,
+    record: PartitionRecord,
+    configs: Record<string, string>,
+    private readonly nodeId: number,
+  ) {
+    this.producers = producers;
+    this.leaderEpoch = record.leaderEpoch;
+    this.leaderId = record.leader;
+    this.partitionEpoch = record.partitionEpoch;
+    this.replicas = record.replicas;
+    this.isr = record.isr;
+    this.maxMessageBytes = Number(configs["max.message.bytes"]);
+    this.applyConfigs(configs);
+    this.epochCache = loadEpochCache(log.dir, log);
+  }
+
+  get isLeader(): boolean {
+    return this.leaderId === this.nodeId && this.tracker !== null;
+  }
+
+  get highWatermark(): number {
+    return this.log.highWatermark;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  get latestEpoch(): number {
+    return this.epochCache.latestEpoch;
+  }
+
+  /** The ISR that counts for min.insync.replicas: the leader's committed view, or the metadata's. */
+  get inSyncReplicas(): readonly number[] {
+    return this.tracker?.isr ?? this.isr;
+  }
+
+  applyConfigs(configs: Record<string, string>): void {
+    this.logAppendTime = configs["message.timestamp.type"] === "LogAppendTime";
+    this.maxMessageBytes = Number(configs["max.message.bytes"]);
+    this.minInsyncReplicas = Number(configs["min.insync.replicas"] ?? "1");
+  }
+
+  /** Records that `epoch` starts at `startOffset` and saves the checkpoint if that changed anything. */
+  assignEpoch(epoch: number, startOffset: number): void {
+    if (this.epochCache.assign(epoch, startOffset)) this.saveEpochCache();
+  }
+
+  /** Truncates the log and everything derived from it to `offset`. */
+  truncateTo(offset: number): void {
+    this.log.truncateTo(offset);
+    if (this.epochCache.truncateFromEnd(offset)) this.saveEpochCache();
+    this.localDurableEnd = Math.min(this.localDurableEnd, offset);
+  }
+
+  saveEpochCache(): void {
+    const file = path.join(this.log.dir, LEADER_EPOCH_CHECKPOINT_FILE);
+    fs.writeFileSync(`${file}.tmp`, encodeEpochCheckpoint(this.epochCache.all));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+
+  /** Resolves with the produce error code once the high watermark reaches endOffset (acks=all). */
+  waitForCommit(endOffset: number): Promise<number> {
+    if (this.log.highWatermark >= endOffset) return Promise.resolve(this.commitErrorCode());
+    if (this.commitWaiters.length >= MAX_COMMIT_WAITERS) return Promise.resolve(ErrorCode.REQUEST_TIMED_OUT);
+    return new Promise((resolve) => this.commitWaiters.push({ endOffset, resolve }));
+  }
+
+  /** Releases acks=all requests the high watermark now covers, in append (= offset) order. */
+  releaseCommitted(): void {
+    const highWatermark = this.log.highWatermark;
+    let released = 0;
+    while (released < this.commitWaiters.length && this.commitWaiters[released]!.endOffset <= highWatermark) released++;
+    if (released === 0) return;
+    const errorCode = this.commitErrorCode();
+    for (const waiter of this.commitWaiters.splice(0, released)) waiter.resolve(errorCode);
+  }
+
+  /** Leadership is gone: nothing waiting here can be committed by this broker any more. */
+  failCommitWaiters(errorCode: number): void {
+    for (const waiter of this.commitWaiters.splice(0)) waiter.resolve(errorCode);
+  }
+
+  /** Kafka answers an acks=all write that reached the high watermark with too small an ISR this way. */
+  private commitErrorCode(): number {
+    return this.inSyncReplicas.length < this.minInsyncReplicas ? ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCode.NONE;
+  }
+}
+
+/** The saved checkpoint, cut to what survived log recovery; rebuilt from the batch headers when absent or damaged. */
+function loadEpochCache(dir: string, partitionLog: PartitionLog): LeaderEpochCache {
+  let entries = null;
+  try {
+    entries = decodeEpochCheckpoint(fs.readFileSync(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), "utf8"));
+  } catch {
+    entries = null;
+  }
+  const cache = new LeaderEpochCache(entries ?? []);
+  if (entries === null && partitionLog.logEndOffset > partitionLog.logStartOffset) {
+    log.info("rebuilding the leader epoch cache from the log", { dir });
+    for (const { epoch, baseOffset } of epochStarts(partitionLog)) cache.assign(epoch, baseOffset);
+  }
+  cache.truncateFromEnd(partitionLog.logEndOffset);
+  return cache;
+}
+
+const SCAN_READ_BYTES = 1 << 20;
+
+function* epochStarts(partitionLog: PartitionLog): Generator<{ epoch: number; baseOffset: number }> {
+  let next = partitionLog.logStartOffset;
+  let latest = -1;
+  while (next < partitionLog.logEndOffset) {
+    const read = partitionLog.read(next, SCAN_READ_BYTES, { minOneBatch: true });
+    if ("outOfRange" in read || read.bytes === 0) return;
+    try {
+      for (const view of read.batches) {
+        for (let pos = 0; pos < view.byteLength; pos += batchSizeAt(view, pos)) {
+          const header = readBatchHeader(view, pos);
+          next = header.baseOffset + header.lastOffsetDelta + 1;
+          if (header.partitionLeaderEpoch > latest) {
+            latest = header.partitionLeaderEpoch;
+            yield { epoch: latest, baseOffset: header.baseOffset };
+          }
+        }
+      }
+    } finally {
+      read.release();
+    }
+  }
+}

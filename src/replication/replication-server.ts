@@ -1,0 +1,240 @@
+import type { Socket, TCPSocketListener } from "bun";
+import { logger } from "../lib/logger.ts";
+import { FrameDecoder } from "../net/frame-decoder.ts";
+import { ErrorCode } from "../protocol/error-codes.ts";
+import { batchSizeAt, lastOffsetOf } from "../protocol/record-batch.ts";
+import type { PartitionLog } from "../wal/partition-log.ts";
+import { SocketWriter } from "./socket-writer.ts";
+import { FrameType, decodeFrame, encodeBatchesHeader, encodeDiverging, encodeEnded, encodeHighWatermark, type ReplicationFrame } from "./wire.ts";
+
+const log = logger("replication-server");
+
+/** What the leader side needs from a partition it leads. */
+export interface LeaderPartition {
+  readonly log: PartitionLog;
+  readonly highWatermark: number;
+}
+
+export type SubscribeAnswer =
+  | { kind: "stream"; partition: LeaderPartition }
+  | { kind: "diverging"; epoch: number; endOffset: number }
+  | { kind: "refused"; errorCode: number };
+
+/** The replica manager's side of the protocol. */
+export interface LeaderSide {
+  subscribe(followerId: number, frame: ReplicationFrame & { type: typeof FrameType.SUBSCRIBE }): SubscribeAnswer;
+  /** A follower holds everything below endOffset (under its flush policy). */
+  followerReport(followerId: number, topic: string, partition: number, endOffset: number): void;
+}
+
+export interface ReplicationServerOptions {
+  host: string;
+  port: number;
+  maxFrameBytes: number;
+  /** Per connection: the pump stops reading segments at this many unsent bytes. */
+  maxQueuedBytes: number;
+  /** Largest read per BATCHES frame (one batch more if it is bigger). */
+  maxSendBytes: number;
+}
+
+interface Stream {
+  readonly id: number;
+  readonly topic: string;
+  readonly partitionIndex: number;
+  readonly partition: LeaderPartition;
+  nextOffset: number;
+  sentHighWatermark: number;
+  pumpScheduled: boolean;
+  unlisten: () => void;
+}
+
+interface Connection {
+  readonly decoder: FrameDecoder;
+  writer: SocketWriter | null;
+  followerId: number;
+  readonly streams: Map<number, Stream>;
+  closed: boolean;
+}
+
+/**
+ * The leader end of replication: accepts follower connections on the replication port and pushes each
+ * subscribed partition's batches as they are appended, copied from the mapped segments with their stored bytes.
+ */
+export class ReplicationServer {
+  private listener: TCPSocketListener<Connection> | null = null;
+  private readonly connections = new Set<Connection>();
+
+  constructor(
+    private readonly options: ReplicationServerOptions,
+    private readonly side: LeaderSide,
+  ) {}
+
+  get port(): number {
+    if (this.listener === null) throw new Error("replication server not listening");
+    return this.listener.port;
+  }
+
+  listen(): void {
+    this.listener = Bun.listen<Connection>({
+      hostname: this.options.host,
+      port: this.options.port,
+      socket: {
+        open: (socket) => {
+          const connection: Connection = { decoder: new FrameDecoder(this.options.maxFrameBytes), writer: null, followerId: -1, streams: new Map(), closed: false };
+          connection.writer = new SocketWriter(socket, this.options.maxQueuedBytes);
+          socket.data = connection;
+          this.connections.add(connection);
+        },
+        data: (socket, chunk) => this.onData(socket, chunk),
+        drain: (socket) => {
+          const connection = socket.data;
+          connection.writer!.drain();
+          for (const stream of connection.streams.values()) this.pump(connection, stream);
+        },
+        close: (socket) => this.onClose(socket.data),
+        error: (socket, error) => {
+          log.warn("replication connection error", { followerId: socket.data?.followerId, error: String(error) });
+        },
+      },
+    });
+  }
+
+  private onData(socket: Socket<Connection>, chunk: Uint8Array): void {
+    const connection = socket.data;
+    try {
+      for (const body of connection.decoder.push(chunk)) this.onFrame(connection, decodeFrame(body));
+    } catch (error) {
+      log.warn("closing a replication connection on a bad frame", { followerId: connection.followerId, error: String(error) });
+      socket.end();
+    }
+  }
+
+  private onFrame(connection: Connection, frame: ReplicationFrame): void {
+    switch (frame.type) {
+      case FrameType.HELLO:
+        connection.followerId = frame.followerId;
+        return;
+      case FrameType.SUBSCRIBE:
+        this.subscribe(connection, frame);
+        return;
+      case FrameType.ACK: {
+        const stream = connection.streams.get(frame.streamId);
+        if (stream === undefined) return;
+        this.side.followerReport(connection.followerId, stream.topic, stream.partitionIndex, frame.endOffset);
+        return;
+      }
+      case FrameType.UNSUBSCRIBE:
+        this.endStream(connection, frame.streamId, null);
+        return;
+      default:
+        throw new Error(`frame type ${frame.type} is sent by leaders, not followers`);
+    }
+  }
+
+  private subscribe(connection: Connection, frame: ReplicationFrame & { type: typeof FrameType.SUBSCRIBE }): void {
+    if (connection.followerId < 0) throw new Error("SUBSCRIBE before HELLO");
+    this.endStream(connection, frame.streamId, null);
+    const answer = this.side.subscribe(connection.followerId, frame);
+    const writer = connection.writer!;
+    if (answer.kind === "refused") {
+      writer.write([encodeEnded(frame.streamId, answer.errorCode)]);
+      return;
+    }
+    if (answer.kind === "diverging") {
+      writer.write([encodeDiverging(frame.streamId, answer.epoch, answer.endOffset)]);
+      return;
+    }
+    const stream: Stream = {
+      id: frame.streamId,
+      topic: frame.topic,
+      partitionIndex: frame.partition,
+      partition: answer.partition,
+      nextOffset: frame.fetchOffset,
+      sentHighWatermark: -1,
+      pumpScheduled: false,
+      unlisten: () => {},
+    };
+    stream.unlisten = answer.partition.log.onAppend(() => this.schedulePump(connection, stream));
+    connection.streams.set(stream.id, stream);
+    this.side.followerReport(connection.followerId, stream.topic, stream.partitionIndex, frame.fetchOffset);
+    this.pump(connection, stream);
+  }
+
+  /** Appends of one produce request (and of concurrent ones) go out together after the current task. */
+  private schedulePump(connection: Connection, stream: Stream): void {
+    if (stream.pumpScheduled) return;
+    stream.pumpScheduled = true;
+    queueMicrotask(() => {
+      stream.pumpScheduled = false;
+      if (connection.streams.get(stream.id) === stream) this.pump(connection, stream);
+    });
+  }
+
+  /** Sends what the follower lacks while the connection has room; the high watermark rides along. */
+  private pump(connection: Connection, stream: Stream): void {
+    const writer = connection.writer!;
+    const partitionLog = stream.partition.log;
+    while (writer.hasRoom && stream.nextOffset < partitionLog.logEndOffset) {
+      const read = partitionLog.read(stream.nextOffset, this.options.maxSendBytes, { minOneBatch: true });
+      if ("outOfRange" in read) {
+        this.endStream(connection, stream.id, ErrorCode.OFFSET_OUT_OF_RANGE);
+        return;
+      }
+      if (read.bytes === 0) break;
+      const lastView = read.batches[read.batches.length - 1]!;
+      let position = 0;
+      while (position + batchSizeAt(lastView, position) < lastView.length) position += batchSizeAt(lastView, position);
+      const nextOffset = lastOffsetOf(lastView, position) + 1;
+      const highWatermark = stream.partition.highWatermark;
+      writer.write([encodeBatchesHeader(stream.id, highWatermark, read.bytes), ...read.batches], read.release);
+      stream.nextOffset = nextOffset;
+      stream.sentHighWatermark = highWatermark;
+    }
+    const highWatermark = stream.partition.highWatermark;
+    if (highWatermark !== stream.sentHighWatermark && stream.nextOffset >= partitionLog.logEndOffset) {
+      writer.write([encodeHighWatermark(stream.id, highWatermark)]);
+      stream.sentHighWatermark = highWatermark;
+    }
+  }
+
+  /** The partition's high watermark moved: followers learn it with the next batch or a HWM frame. */
+  highWatermarkChanged(topic: string, partition: number): void {
+    for (const connection of this.connections) {
+      for (const stream of connection.streams.values()) {
+        if (stream.topic === topic && stream.partitionIndex === partition) this.schedulePump(connection, stream);
+      }
+    }
+  }
+
+  /** Leadership moved or the partition went away: its streams end with errorCode and followers re-target. */
+  endPartition(topic: string, partition: number, errorCode: number): void {
+    for (const connection of this.connections) {
+      for (const stream of [...connection.streams.values()]) {
+        if (stream.topic === topic && stream.partitionIndex === partition) this.endStream(connection, stream.id, errorCode);
+      }
+    }
+  }
+
+  private endStream(connection: Connection, streamId: number, errorCode: number | null): void {
+    const stream = connection.streams.get(streamId);
+    if (stream === undefined) return;
+    stream.unlisten();
+    connection.streams.delete(streamId);
+    if (errorCode !== null && !connection.closed) connection.writer!.write([encodeEnded(streamId, errorCode)]);
+  }
+
+  private onClose(connection: Connection | undefined): void {
+    if (connection === undefined) return;
+    connection.closed = true;
+    for (const stream of connection.streams.values()) stream.unlisten();
+    connection.streams.clear();
+    connection.writer?.close();
+    this.connections.delete(connection);
+  }
+
+  stop(): void {
+    this.listener?.stop(true);
+    this.listener = null;
+    for (const connection of [...this.connections]) this.onClose(connection);
+  }
+}
