@@ -31,6 +31,8 @@ interface CaseResult {
   produceMs: { p50: number; p99: number; p999: number };
   e2eMs: { p50: number; p99: number; p999: number };
   appendsPerFlushRound: number | null;
+  fsyncsPerFlushRound: number | null;
+  msPerFlushRound: number | null;
 }
 
 const args = process.argv.slice(2);
@@ -174,11 +176,15 @@ async function runCase(bootstrap: string, broker: BenchBroker | null, recordByte
   const measuredSeconds = (producedEndMs - measuredFromMs) / 1000;
   const measuredRecords = acked - Math.max(0, measuredStartCount);
   let appendsPerFlushRound: number | null = null;
+  let fsyncsPerFlushRound: number | null = null;
+  let msPerFlushRound: number | null = null;
   if (broker !== null) {
     const text = await broker.metrics();
     const rounds = metricValue(text, "chronik_flush_rounds_total");
-    const appends = metricValue(text, "chronik_flushed_appends_total");
-    appendsPerFlushRound = rounds > 0 && Number.isFinite(appends) ? appends / rounds : null;
+    const perRound = (name: string) => (rounds > 0 && Number.isFinite(metricValue(text, name)) ? metricValue(text, name) / rounds : null);
+    appendsPerFlushRound = perRound("chronik_flushed_appends_total");
+    fsyncsPerFlushRound = perRound("chronik_fsyncs_total");
+    msPerFlushRound = perRound("chronik_flush_round_ms_total");
   }
   const quantiles = (h: Histogram) => ({ p50: h.quantileMs(0.5), p99: h.quantileMs(0.99), p999: h.quantileMs(0.999) });
   return {
@@ -193,6 +199,8 @@ async function runCase(bootstrap: string, broker: BenchBroker | null, recordByte
     produceMs: quantiles(produceHist),
     e2eMs: quantiles(e2eHist),
     appendsPerFlushRound,
+    fsyncsPerFlushRound,
+    msPerFlushRound,
   };
 }
 
@@ -228,8 +236,10 @@ async function main(): Promise<void> {
   }
   console.log(`e2e: ${producerCount} producers, ${partitionCount} partitions, linger.ms=${lingerMs}, batch ${batchBytes} B, ${Number.isFinite(ratePerS) ? `offered ${ratePerS} msgs/s` : "saturating"}, ${seconds} s per case (first ${warmupMs} ms not measured)${flushMode ? `, --flush-mode ${flushMode}` : ""}`);
   console.log(formatTable(results));
-  const flushes = results.filter((r) => r.appendsPerFlushRound !== null).map((r) => `${r.name}: ${r.appendsPerFlushRound!.toFixed(2)}`);
-  if (flushes.length > 0) console.log(`appends per flush round: ${flushes.join(", ")}`);
+  const flushes = results
+    .filter((r) => r.appendsPerFlushRound !== null)
+    .map((r) => `${r.name}: ${r.appendsPerFlushRound!.toFixed(1)} appends, ${r.fsyncsPerFlushRound?.toFixed(1)} fsyncs, ${r.msPerFlushRound?.toFixed(2)} ms`);
+  if (flushes.length > 0) console.log(`per broker flush round: ${flushes.join("; ")}`);
   const jsonPath = flag("--json");
   if (jsonPath !== undefined) writeFileSync(jsonPath, JSON.stringify({ bench: "e2e", at: new Date().toISOString(), producerCount, partitionCount, lingerMs, batchBytes, seconds, results }, null, 2));
 }
