@@ -318,8 +318,15 @@ export class Controller {
       missing.map((name) => ({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] })),
       false,
     );
-    // A concurrent request may have created the topic first; that is success for auto-creation.
-    return results.map((r) => (r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? { ...r, errorCode: ErrorCode.NONE, errorMessage: null } : r));
+    // A concurrent request may have created the topic first; that is success for auto-creation. Without a quorum
+    // the client sees what Kafka answers for a topic still being created, and retries.
+    return results.map((r) =>
+      r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS
+        ? { ...r, errorCode: ErrorCode.NONE, errorMessage: null }
+        : r.errorCode === ErrorCode.NOT_CONTROLLER || r.errorCode === ErrorCode.REQUEST_TIMED_OUT
+          ? { ...r, errorCode: ErrorCode.LEADER_NOT_AVAILABLE }
+          : r,
+    );
   }
 
   async deleteTopics(targets: readonly { name: string | null; topicId: string | null }[]): Promise<TopicDeletionResult[]> {

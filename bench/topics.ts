@@ -1,0 +1,118 @@
+/**
+ * Topic creation through the Raft metadata quorum, with fsync on (the Raft log is fsynced per ready, the default):
+ *   (a) one CreateTopics at a time, one topic each, to the controller: p50/p99 latency and topics/s;
+ *   (b) 64 concurrent clients, one connection each, spread over every broker: topics/s and p99.
+ * On one node (a one-voter quorum) and on three nodes (every node a voter) as real processes.
+ *
+ *   bun bench/topics.ts [--quick] [--json FILE]
+ */
+import { rmSync, writeFileSync } from "node:fs";
+import { createTopics } from "../src/client/admin.ts";
+import { KafkaConnection } from "../src/client/connection.ts";
+import { startBenchBroker, type BenchBroker } from "./lib/broker.ts";
+import { Histogram } from "./lib/histogram.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
+const SEQUENTIAL_TOPICS = quick ? 200 : 1000;
+const CONCURRENT_CLIENTS = 64;
+const TOPICS_PER_CLIENT = quick ? 20 : 100;
+
+interface Result {
+  nodes: number;
+  mode: string;
+  topics: number;
+  topicsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function freePorts(count: number): number[] {
+  const listeners = Array.from({ length: count }, () => Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }));
+  const ports = listeners.map((l) => l.port);
+  for (const l of listeners) l.stop(true);
+  return ports;
+}
+
+async function startNodes(count: number): Promise<BenchBroker[]> {
+  if (count === 1) return [await startBenchBroker({ args: ["--raft-port", "0", "--replication-port", "0"] })];
+  const voters = freePorts(count).map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(",");
+  // Voters wait for a quorum before they report themselves started: start them together.
+  return await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startBenchBroker({ args: ["--node-id", String(i + 1), "--controller-quorum-voters", voters, "--replication-port", "0"] }),
+    ),
+  );
+}
+
+async function connect(broker: BenchBroker): Promise<KafkaConnection> {
+  const connection = await KafkaConnection.connect({ host: "127.0.0.1", port: broker.kafkaPort, requestTimeoutMs: 60_000 });
+  await connection.negotiateVersions();
+  return connection;
+}
+
+async function controllerOf(brokers: BenchBroker[]): Promise<BenchBroker> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const info = (await (await fetch(`http://127.0.0.1:${brokers[0]!.httpPort}/api/cluster`)).json()) as { controllerId: number };
+    if (info.controllerId > 0) return brokers[info.controllerId - 1]!;
+    await Bun.sleep(50);
+  }
+  throw new Error("no controller elected");
+}
+
+async function sequential(nodes: number, target: BenchBroker, label: string): Promise<Result> {
+  const prefix = label.replace(/[^a-z]+/g, "-");
+  const connection = await connect(target);
+  const histogram = new Histogram();
+  // Warm-up: JIT and connections, not counted.
+  for (let i = 0; i < 20; i++) await createTopics(connection, [{ name: `warm-${prefix}-${i}`, partitions: 1 }]);
+  const startedMs = performance.now();
+  for (let i = 0; i < SEQUENTIAL_TOPICS; i++) {
+    const sentMs = performance.now();
+    await createTopics(connection, [{ name: `seq-${prefix}-${i}`, partitions: 1 }]);
+    histogram.record(performance.now() - sentMs);
+  }
+  const elapsedMs = performance.now() - startedMs;
+  connection.close();
+  return { nodes, mode: `(a) one at a time, ${label}`, topics: SEQUENTIAL_TOPICS, topicsPerSecond: (SEQUENTIAL_TOPICS * 1000) / elapsedMs, p50Ms: histogram.quantileMs(0.5), p99Ms: histogram.quantileMs(0.99) };
+}
+
+async function concurrent(nodes: number, brokers: BenchBroker[]): Promise<Result> {
+  const connections = await Promise.all(Array.from({ length: CONCURRENT_CLIENTS }, (_, i) => connect(brokers[i % brokers.length]!)));
+  const histogram = new Histogram();
+  const startedMs = performance.now();
+  await Promise.all(
+    connections.map(async (connection, client) => {
+      for (let i = 0; i < TOPICS_PER_CLIENT; i++) {
+        const sentMs = performance.now();
+        await createTopics(connection, [{ name: `par-${client}-${i}`, partitions: 1 }]);
+        histogram.record(performance.now() - sentMs);
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - startedMs;
+  for (const c of connections) c.close();
+  const topics = CONCURRENT_CLIENTS * TOPICS_PER_CLIENT;
+  return { nodes, mode: `(b) ${CONCURRENT_CLIENTS} clients over all brokers`, topics, topicsPerSecond: (topics * 1000) / elapsedMs, p50Ms: histogram.quantileMs(0.5), p99Ms: histogram.quantileMs(0.99) };
+}
+
+const results: Result[] = [];
+for (const nodes of [1, 3]) {
+  const brokers = await startNodes(nodes);
+  try {
+    const controller = await controllerOf(brokers);
+    results.push(await sequential(nodes, controller, "to the controller"));
+    if (nodes > 1) results.push(await sequential(nodes, brokers.find((b) => b !== controller)!, "to a follower"));
+    results.push(await concurrent(nodes, brokers));
+  } finally {
+    await Promise.all(brokers.map((b) => b.stop()));
+    for (const b of brokers) rmSync(b.dataDir, { recursive: true, force: true });
+  }
+}
+
+const rows = results.map(
+  (r) => `| ${r.nodes} | ${r.mode} | ${r.topics} | ${Math.round(r.topicsPerSecond)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} |`,
+);
+console.log(["", "| nodes | workload | topics | topics/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|", ...rows].join("\n"));
+if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ benchmark: "topics", results }, null, 2));
