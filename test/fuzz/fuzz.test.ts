@@ -8,7 +8,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_261_124);
 let broker: BrokerProcess;
 
 beforeAll(async () => {
-  broker = await startBroker({ args: ["--log-level", "info"] });
+  broker = await startBroker({ args: ["--log-level", "info", "--group-initial-rebalance-delay-ms", "0"] });
 }, 60_000);
 
 afterAll(async () => {
