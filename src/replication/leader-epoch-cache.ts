@@ -106,3 +106,28 @@ export function decodeEpochCheckpoint(text: string): EpochEntry[] | null {
   }
   return entries;
 }
+
+/**
+ * The leader's check of a follower's subscription (KIP-320): the follower's last epoch must end at or after its
+ * fetch offset in the leader's history; otherwise the answer is where that epoch ends, to truncate to.
+ */
+export function divergence(leader: LeaderEpochCache, leaderLogEndOffset: number, lastEpoch: number, fetchOffset: number): EpochEndOffset | null {
+  if (lastEpoch === UNDEFINED_EPOCH) return fetchOffset > leaderLogEndOffset ? { epoch: UNDEFINED_EPOCH, endOffset: leaderLogEndOffset } : null;
+  const end = leader.endOffsetFor(lastEpoch, leaderLogEndOffset);
+  if (end.epoch === UNDEFINED_EPOCH || end.epoch < lastEpoch || end.endOffset < fetchOffset) return end;
+  return null;
+}
+
+/**
+ * Where a follower truncates on the leader's answer (Kafka's AbstractFetcherThread.getOffsetTruncationState): to
+ * the smaller of the two logs' ends for the newest epoch both know. If the follower does not know the leader's
+ * epoch it goes back to its own end of an older epoch, and the next subscription narrows further.
+ */
+export function truncationOffset(follower: LeaderEpochCache, followerLogEndOffset: number, followerHighWatermark: number, leaderAnswer: EpochEndOffset): number {
+  if (leaderAnswer.endOffset === UNDEFINED_OFFSET) return Math.min(followerHighWatermark, followerLogEndOffset);
+  if (leaderAnswer.epoch === UNDEFINED_EPOCH) return Math.min(leaderAnswer.endOffset, followerLogEndOffset);
+  const own = follower.endOffsetFor(leaderAnswer.epoch, followerLogEndOffset);
+  if (own.epoch === UNDEFINED_EPOCH) return Math.min(leaderAnswer.endOffset, followerLogEndOffset);
+  if (own.epoch !== leaderAnswer.epoch) return Math.min(own.endOffset, followerLogEndOffset);
+  return Math.min(leaderAnswer.endOffset, own.endOffset, followerLogEndOffset);
+}

@@ -12,7 +12,7 @@ import type { PartitionLog } from "../wal/partition-log.ts";
 import { fromTopicConfigs } from "../wal/log-config.ts";
 import { FetchWaiters } from "./fetch-waiters.ts";
 import { IsrTracker, type IsrProposal } from "./isr-tracker.ts";
-import { UNDEFINED_EPOCH } from "./leader-epoch-cache.ts";
+import { divergence, truncationOffset } from "./leader-epoch-cache.ts";
 import { LocalReplica } from "./local-replica.ts";
 import { ReplicaFetcher, type FollowerPartition } from "./replica-fetcher.ts";
 import { ReplicationServer, type SubscribeAnswer } from "./replication-server.ts";
@@ -295,20 +295,10 @@ export class ReplicaManager {
     return result.durable.then(() => endOffset);
   }
 
-  /** Kafka's follower truncation from a leader's epoch end offset (AbstractFetcherThread.getOffsetTruncationState). */
+  /** Truncates a follower to where the leader's answer says its log stopped agreeing (Kafka's rules). */
   private truncateForDivergence(replica: LocalReplica, leaderEpoch: number, leaderEndOffset: number): void {
     const logEnd = replica.log.logEndOffset;
-    let target: number;
-    if (leaderEndOffset < 0) {
-      target = replica.log.highWatermark;
-    } else if (leaderEpoch === UNDEFINED_EPOCH) {
-      target = Math.min(leaderEndOffset, logEnd);
-    } else {
-      const own = replica.epochCache.endOffsetFor(leaderEpoch, logEnd);
-      if (own.epoch === UNDEFINED_EPOCH) target = Math.min(leaderEndOffset, logEnd);
-      else if (own.epoch !== leaderEpoch) target = Math.min(own.endOffset, logEnd);
-      else target = Math.min(leaderEndOffset, own.endOffset, logEnd);
-    }
+    const target = truncationOffset(replica.epochCache, logEnd, replica.log.highWatermark, { epoch: leaderEpoch, endOffset: leaderEndOffset });
     if (target >= logEnd) return;
     log.warn("truncating a follower's diverged tail", { topic: replica.topic, partition: replica.partition, from: logEnd, to: target });
     replica.truncateTo(Math.max(target, replica.log.logStartOffset));
@@ -324,15 +314,8 @@ export class ReplicaManager {
     if (frame.leaderEpoch > replica.leaderEpoch) return { kind: "refused", errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
     if (!replica.replicas.includes(followerId)) return { kind: "refused", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     const partitionLog = replica.log;
-    if (frame.lastEpoch !== UNDEFINED_EPOCH) {
-      // KIP-320: the follower's last epoch must end at or after its fetch offset in the leader's history.
-      const end = replica.epochCache.endOffsetFor(frame.lastEpoch, partitionLog.logEndOffset);
-      if (end.epoch === UNDEFINED_EPOCH || end.epoch < frame.lastEpoch || end.endOffset < frame.fetchOffset) {
-        return { kind: "diverging", epoch: end.epoch, endOffset: end.endOffset };
-      }
-    } else if (frame.fetchOffset > partitionLog.logEndOffset) {
-      return { kind: "diverging", epoch: UNDEFINED_EPOCH, endOffset: partitionLog.logEndOffset };
-    }
+    const diverged = divergence(replica.epochCache, partitionLog.logEndOffset, frame.lastEpoch, frame.fetchOffset);
+    if (diverged !== null) return { kind: "diverging", ...diverged };
     if (frame.fetchOffset < partitionLog.logStartOffset || frame.fetchOffset > partitionLog.logEndOffset) {
       return { kind: "refused", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
     }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_OFFSET, decodeEpochCheckpoint, encodeEpochCheckpoint } from "../../src/replication/leader-epoch-cache.ts";
+import { LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_OFFSET, decodeEpochCheckpoint, divergence, encodeEpochCheckpoint, truncationOffset } from "../../src/replication/leader-epoch-cache.ts";
 
 describe("leader epoch cache", () => {
   test("end offsets follow Kafka's OffsetForLeaderEpoch semantics", () => {
@@ -63,5 +63,63 @@ describe("leader epoch cache", () => {
     expect(decodeEpochCheckpoint("1\n0\n")).toBeNull();
     expect(decodeEpochCheckpoint("0\n2\n4 100\n0 0\n")).toBeNull();
     expect(decodeEpochCheckpoint("0\n1\nx 1\n")).toBeNull();
+  });
+});
+
+describe("divergence and follower truncation", () => {
+  /** Runs the subscribe/answer/truncate exchange until the leader accepts, as the follower and leader would. */
+  function reconcile(leader: LeaderEpochCache, leaderEnd: number, follower: LeaderEpochCache, followerEnd: number, followerHwm: number): number {
+    for (let round = 0; round < 10; round++) {
+      const answer = divergence(leader, leaderEnd, follower.latestEpoch, followerEnd);
+      if (answer === null) return followerEnd;
+      const target = truncationOffset(follower, followerEnd, followerHwm, answer);
+      expect(target).toBeLessThan(followerEnd);
+      followerEnd = target;
+      follower.truncateFromEnd(followerEnd);
+    }
+    throw new Error("no agreement after 10 rounds");
+  }
+
+  test("an old leader's unacknowledged tail is cut back to where the new leader's epoch began", () => {
+    // Epoch 1 wrote [0, 100). The old leader went on alone to 130; the new leader (epoch 2) started at 100.
+    const leader = new LeaderEpochCache([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 100 },
+    ]);
+    const oldLeader = new LeaderEpochCache([{ epoch: 1, startOffset: 0 }]);
+    expect(divergence(leader, 150, 1, 130)).toEqual({ epoch: 1, endOffset: 100 });
+    expect(reconcile(leader, 150, oldLeader, 130, 90)).toBe(100);
+  });
+
+  test("a follower behind the leader within the same history fetches on without truncating", () => {
+    const leader = new LeaderEpochCache([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 100 },
+    ]);
+    expect(divergence(leader, 150, 1, 80)).toBeNull();
+    expect(divergence(leader, 150, 2, 120)).toBeNull();
+    expect(divergence(leader, 150, UNDEFINED_EPOCH, 0)).toBeNull();
+  });
+
+  test("an epoch the leader never saw walks the follower back to the history both share", () => {
+    // The follower led epoch 3 alone from 40; the leader's history went 1 -> 2 (at 50) -> 4 (at 70).
+    const leader = new LeaderEpochCache([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 2, startOffset: 50 },
+      { epoch: 4, startOffset: 70 },
+    ]);
+    const follower = new LeaderEpochCache([
+      { epoch: 1, startOffset: 0 },
+      { epoch: 3, startOffset: 40 },
+    ]);
+    expect(divergence(leader, 80, 3, 60)).toEqual({ epoch: 2, endOffset: 70 });
+    expect(reconcile(leader, 80, follower, 60, 30)).toBe(40);
+    expect(follower.all).toEqual([{ epoch: 1, startOffset: 0 }]);
+  });
+
+  test("a follower past an epoch-less leader's end goes back to it; an unknown answer goes to the high watermark", () => {
+    expect(divergence(new LeaderEpochCache(), 10, UNDEFINED_EPOCH, 25)).toEqual({ epoch: UNDEFINED_EPOCH, endOffset: 10 });
+    expect(truncationOffset(new LeaderEpochCache(), 25, 5, { epoch: UNDEFINED_EPOCH, endOffset: 10 })).toBe(10);
+    expect(truncationOffset(new LeaderEpochCache([{ epoch: 2, startOffset: 0 }]), 25, 5, { epoch: UNDEFINED_EPOCH, endOffset: UNDEFINED_OFFSET })).toBe(5);
   });
 });
