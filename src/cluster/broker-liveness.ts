@@ -23,6 +23,8 @@ export class BrokerLiveness {
 
   /** A registration or heartbeat of `brokerEpoch` applied at `nowMs`. */
   heard(nodeId: number, brokerEpoch: number, nowMs: number): void {
+    const seen = this.lastSeenMs.get(nodeId);
+    if (seen && seen.brokerEpoch > brokerEpoch) return;
     this.lastSeenMs.set(nodeId, { brokerEpoch, atMs: nowMs });
   }
 

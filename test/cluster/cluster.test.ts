@@ -12,7 +12,8 @@ import { waitFor } from "../helpers/wait.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const ELECTION_TIMEOUT_MS = 1000;
-const ARGS = ["--raft-election-timeout-ms", String(ELECTION_TIMEOUT_MS), "--broker-heartbeat-interval-ms", "300", "--broker-session-timeout-ms", "2500"];
+const SESSION_TIMEOUT_MS = 5000;
+const ARGS = ["--raft-election-timeout-ms", String(ELECTION_TIMEOUT_MS), "--broker-heartbeat-interval-ms", "300", "--broker-session-timeout-ms", String(SESSION_TIMEOUT_MS)];
 
 let cluster: ClusterProcess;
 
@@ -137,6 +138,22 @@ test("kill -9 of the controller: a new one is elected within 2x the election tim
   const healed = await agreedView("c-", 4, 3);
   for (const l of healed["c-two"]!) expect([1, 2, 3]).toContain(l);
 }, 90_000);
+
+test("SIGTERM is a controlled shutdown: the broker is fenced at once, not after its session timeout, and comes back on restart", async () => {
+  const controllerId = (await clusterInfo(cluster.node(1))).controllerId;
+  const victim = [1, 2, 3].find((id) => id !== controllerId)!;
+  const witness = [1, 2, 3].find((id) => id !== victim)!;
+  const stoppedAtMs = performance.now();
+  expect(await cluster.node(victim).stop("SIGTERM")).toBe(0);
+  const view = await waitFor(async () => {
+    const metadata = await kcatMetadata(cluster.node(witness));
+    return metadata.brokers.some((b) => b.id === victim) ? null : leaders(metadata, "c-");
+  }, `broker ${victim} to leave Metadata`, SESSION_TIMEOUT_MS, 50);
+  expect(performance.now() - stoppedAtMs).toBeLessThan(SESSION_TIMEOUT_MS);
+  for (const partitionLeaders of Object.values(view)) expect(partitionLeaders).not.toContain(victim);
+  await cluster.restart(victim);
+  await agreedView("c-", 4, 3);
+}, 60_000);
 
 test("restart all nodes: every topic, partition and broker is still there", async () => {
   const before = await agreedView("c-", 4, 3);
