@@ -75,6 +75,7 @@ try {
     `${JSON.stringify({ seed, cases: report.cases, failures: report.failures.length, crashes: crashed ? 1 : 0, responses: report.responses, closes: report.closes, longWaits: report.longWaits, corruptBatchesRejected: report.batchesRejected, validBatchesAccepted: report.batchesAccepted, startRssKiB: report.startRssKiB, peakRssKiB: report.peakRssKiB, endRssKiB: report.endRssKiB, elapsedS: Math.round(report.elapsedMs / 1000) })}\n`,
   );
   failed = report.failures.length > 0 || crashed;
+  if (failed && broker) process.stderr.write(`--- broker stderr (tail) ---\n${broker.output().slice(-4000)}\n`);
 } finally {
   await broker?.cleanup();
 }

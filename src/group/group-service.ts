@@ -103,7 +103,7 @@ export class GroupService {
       this.pending.set(token, { kind: "join", memberId: input.memberId, resolve, reject });
     });
     this.core.join(groupId, input, this.clock(), token);
-    void this.afterCall();
+    this.afterCall().catch(() => {});
     return answer;
   }
 
@@ -114,7 +114,7 @@ export class GroupService {
       this.pending.set(token, { kind: "sync", resolve, reject });
     });
     this.core.sync(groupId, input, this.clock(), token);
-    void this.afterCall();
+    this.afterCall().catch(() => {});
     return answer;
   }
 
@@ -161,7 +161,7 @@ export class GroupService {
   tick(): void {
     if (this.stopped) return;
     this.core.tick(this.clock());
-    void this.afterCall();
+    this.afterCall().catch(() => {});
   }
 
   private async direct<T>(call: () => T): Promise<T> {
@@ -174,8 +174,10 @@ export class GroupService {
   /** Persists what the last core call produced, then sends its completions; re-arms the timer. */
   private afterCall(): Promise<void> {
     const ready = this.core.takeReady();
-    if (ready.records.length > 0) this.lastWrite = this.persist(ready.records);
-    const durable = this.lastWrite;
+    const durable = ready.records.length > 0 ? this.persist(ready.records) : this.lastWrite;
+    // A failed write is reported to the calls that made it; later calls only wait for it, or one
+    // failure would fail every call after it.
+    this.lastWrite = durable.catch(() => {});
     this.rearm();
     if (ready.completions.length === 0) return durable;
     return durable.then(

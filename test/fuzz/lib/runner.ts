@@ -299,6 +299,16 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   };
 
   let nextIndex = 0;
+  const reconnect = async (): Promise<Connection | null> => {
+    try {
+      const connection = await Connection.open(options.host, options.port);
+      connections.add(connection);
+      return connection;
+    } catch (error) {
+      brokerDown ??= `cannot connect: ${(error as Error).message}`;
+      return null;
+    }
+  };
   const lane = async () => {
     let connection: Connection | null = null;
     let inFlight: Promise<void>[] = [];
@@ -311,8 +321,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (connection === null || connection.closed) {
         await drain();
         if (connection) connections.delete(connection);
-        connection = await Connection.open(options.host, options.port);
-        connections.add(connection);
+        connection = await reconnect();
+        if (connection === null) break;
       }
       const conn: Connection = connection;
       if (c.expect === "response" && !c.batchCheck) {
@@ -324,8 +334,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       await drain();
       if (conn.closed) {
         connections.delete(conn);
-        connection = await Connection.open(options.host, options.port);
-        connections.add(connection);
+        connection = await reconnect();
+        if (connection === null) break;
       }
       const outcome = await connection.send(c.frame);
       judge(c, outcome);
