@@ -29,18 +29,15 @@ afterAll(async () => {
   await cluster?.cleanup();
 });
 
-test("kill -9 of a leader mid-stream loses no acknowledged message and duplicates none", async () => {
-  await createTopic(cluster.node(1), TOPIC, PARTITIONS, 3);
-  const leaders = await agreedLeaders(cluster, TOPIC, PARTITIONS);
-  await waitFor(async () => (await kcatPartitions(cluster.node(1), TOPIC)).every((p) => p.isrs.length === 3), "every partition's ISR to hold 3 replicas");
-
-  const bootstrap = cluster.nodes.map((n) => n!.bootstrap).join(",");
-  producer = Bun.spawn(["/usr/bin/python3", join(PY, "failover_producer.py"), bootstrap, TOPIC, String(MESSAGES), String(RATE_PER_S)], { stdout: "pipe", stderr: "pipe" });
+/** The Python producer as a child process; acknowledgement lines arrive in `lines` as they are printed. */
+function startProducer(topic: string, bootstrap: string) {
+  const child = Bun.spawn(["/usr/bin/python3", join(PY, "failover_producer.py"), bootstrap, topic, String(MESSAGES), String(RATE_PER_S)], { stdout: "pipe", stderr: "pipe" });
+  producer = child;
   const lines: string[] = [];
-  let stderr = "";
+  const output = { stderr: "" };
   const reading = (async () => {
     let partial = "";
-    for await (const chunk of producer!.stdout as ReadableStream<Uint8Array>) {
+    for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
       partial += new TextDecoder().decode(chunk);
       const parts = partial.split("\n");
       partial = parts.pop()!;
@@ -48,10 +45,42 @@ test("kill -9 of a leader mid-stream loses no acknowledged message and duplicate
     }
   })();
   (async () => {
-    for await (const chunk of producer!.stderr as ReadableStream<Uint8Array>) stderr += new TextDecoder().decode(chunk);
+    for await (const chunk of child.stderr as ReadableStream<Uint8Array>) output.stderr += new TextDecoder().decode(chunk);
   })();
+  return { child, lines, output, reading };
+}
 
-  await waitFor(() => lines.length >= MESSAGES / 4, "a quarter of the messages to be acknowledged", 60_000);
+/** Every acknowledged message is read back once, at its acknowledged offset, in send order per partition. */
+async function expectExactlyOnce(topic: string, run: ReturnType<typeof startProducer>): Promise<void> {
+  expect(await run.child.exited).toBe(0);
+  await run.reading;
+  expect(run.lines.filter((l) => l.startsWith("failed"))).toEqual([]);
+  const acked = run.lines.map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
+  expect(acked.length).toBe(MESSAGES);
+  const read = await runProcess(["/usr/bin/python3", join(PY, "read_all.py"), runningNodes(cluster).map((n) => n.bootstrap).join(","), topic, String(PARTITIONS)], { timeoutMs: 120_000 });
+  expect(read.exitCode).toBe(0);
+  const consumed = read.stdout.trim().split("\n").map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
+  expect(new Set(consumed.map((c) => c.value)).size).toBe(consumed.length);
+  const byPosition = new Map(consumed.map((c) => [`${c.partition}:${c.offset}`, c.value]));
+  expect(acked.filter((a) => byPosition.get(`${a.partition}:${a.offset}`) !== a.value)).toEqual([]);
+  for (let p = 0; p < PARTITIONS; p++) {
+    const sequence = consumed.filter((c) => c.partition === p).map((c) => Number(c.value.slice(2)));
+    expect(sequence.every((n, i) => i === 0 || n > sequence[i - 1]!)).toBe(true);
+  }
+  expect(run.output.stderr).toContain("done, 0 undelivered");
+}
+
+async function createReplicatedTopic(topic: string): Promise<number[]> {
+  await createTopic(runningNodes(cluster)[0]!, topic, PARTITIONS, 3);
+  const leaders = await agreedLeaders(cluster, topic, PARTITIONS);
+  await waitFor(async () => (await kcatPartitions(runningNodes(cluster)[0]!, topic)).every((p) => p.isrs.length === 3), "every partition's ISR to hold 3 replicas");
+  return leaders;
+}
+
+test("kill -9 of a leader mid-stream loses no acknowledged message and duplicates none", async () => {
+  const leaders = await createReplicatedTopic(TOPIC);
+  const run = startProducer(TOPIC, cluster.nodes.map((n) => n!.bootstrap).join(","));
+  await waitFor(() => run.lines.length >= MESSAGES / 4, "a quarter of the messages to be acknowledged", 60_000);
   const victim = leaders[0]!;
   const led = leaders.flatMap((leader, partition) => (leader === victim ? [partition] : []));
   cluster.node(victim).process.kill("SIGKILL");
@@ -71,29 +100,25 @@ test("kill -9 of a leader mid-stream loses no acknowledged message and duplicate
     30_000,
     50,
   );
-  console.log(
-    `failover: broker ${victim} killed after ${lines.length} acks; new leader after ${led.map((p) => `p${p} ${newLeaderAfterMs.get(p)!.toFixed(0)} ms`).join(", ")}`,
-  );
-
-  expect(await producer.exited).toBe(0);
-  await reading;
-  const failed = lines.filter((l) => l.startsWith("failed"));
-  expect(failed).toEqual([]);
-  const acked = lines.map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
-  expect(acked.length).toBe(MESSAGES);
-
-  const read = await runProcess(["/usr/bin/python3", join(PY, "read_all.py"), runningNodes(cluster).map((n) => n.bootstrap).join(","), TOPIC, String(PARTITIONS)], { timeoutMs: 120_000 });
-  expect(read.exitCode).toBe(0);
-  const consumed = read.stdout.trim().split("\n").map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
-  // Exactly once: no value twice, and every acknowledged one at the offset its acknowledgement named.
-  expect(new Set(consumed.map((c) => c.value)).size).toBe(consumed.length);
-  const byPosition = new Map(consumed.map((c) => [`${c.partition}:${c.offset}`, c.value]));
-  const lost = acked.filter((a) => byPosition.get(`${a.partition}:${a.offset}`) !== a.value);
-  expect(lost).toEqual([]);
-  // In order per partition: one producer's sequence numbers only grow within a partition.
-  for (let p = 0; p < PARTITIONS; p++) {
-    const sequence = consumed.filter((c) => c.partition === p).map((c) => Number(c.value.slice(2)));
-    expect(sequence.every((n, i) => i === 0 || n > sequence[i - 1]!)).toBe(true);
-  }
-  expect(stderr).toContain("done, 0 undelivered");
+  console.log(`failover: broker ${victim} killed after ${run.lines.length} acks; new leader after ${led.map((p) => `p${p} ${newLeaderAfterMs.get(p)!.toFixed(0)} ms`).join(", ")}`);
+  await expectExactlyOnce(TOPIC, run);
+  // The killed broker comes back as a follower and catches up.
+  await cluster.restart(victim, ["--kafka-port", String(cluster.nodes[victim - 1]!.kafkaPort)]);
+  await waitFor(async () => (await kcatPartitions(cluster.node(victim), TOPIC)).every((p) => p.isrs.length === 3), "the restarted broker to rejoin every ISR", 60_000, 200);
 }, 240_000);
+
+test("kill -9 of every node under load, then a restart: nothing acknowledged is lost", async () => {
+  const topic = `${TOPIC}-restart`;
+  await createReplicatedTopic(topic);
+  const ports = cluster.nodes.map((n) => n!.kafkaPort);
+  const run = startProducer(topic, cluster.nodes.map((n) => n!.bootstrap).join(","));
+  await waitFor(() => run.lines.length >= MESSAGES / 4, "a quarter of the messages to be acknowledged", 60_000);
+  for (const node of runningNodes(cluster)) node.process.kill("SIGKILL");
+  await Promise.all(cluster.nodes.map((n) => n!.process.exited));
+  const ackedBeforeKill = run.lines.length;
+  // Same Kafka ports, so the producer's retries find the brokers again.
+  await Promise.all(ports.map((port, i) => cluster.restart(i + 1, ["--kafka-port", String(port)])));
+  await agreedLeaders(cluster, topic, PARTITIONS, 60_000);
+  console.log(`restart: all nodes killed after ${ackedBeforeKill} acks and restarted`);
+  await expectExactlyOnce(topic, run);
+}, 300_000);
