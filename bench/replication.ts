@@ -1,9 +1,10 @@
 /**
  * Replication cost in one run: a 3-node cluster with replication factor 3 and a single node with replication
  * factor 1, both acks=all, 100-byte and 1 KiB messages over 3 partitions (one led by each cluster node).
- * For each: the maximum throughput (an unpaced burst), then produce latency p50/p99/p99.9 at half that rate.
+ * For each: the maximum throughput (an unpaced burst), then produce latency p50/p99/p99.9 at half that rate
+ * (or --rate-fraction of it).
  *
- *   bun bench/replication.ts [--messages N] [--paced-seconds S] [--json]
+ *   bun bench/replication.ts [--messages N] [--paced-seconds S] [--rate-fraction F] [--json]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +22,8 @@ const valueOf = (name: string) => {
 };
 const MESSAGES_100B = Number(valueOf("--messages") ?? 100_000);
 const PACED_SECONDS = Number(valueOf("--paced-seconds") ?? 5);
+/** The latency run's rate as a fraction of the measured maximum. */
+const RATE_FRACTION = Number(valueOf("--rate-fraction") ?? 0.5);
 const JSON_OUTPUT = args.includes("--json");
 const PARTITIONS = 3;
 const TOPIC = "bench-replication";
@@ -127,7 +130,7 @@ async function measure(setup: Setup, messageBytes: number): Promise<Result> {
   try {
     await produce(producers, leaders, topic, value, Math.min(5_000, count), Infinity, null);
     const maxMsgsPerS = await produce(producers, leaders, topic, value, count, Infinity, null);
-    const pacedRate = maxMsgsPerS / 2;
+    const pacedRate = maxMsgsPerS * RATE_FRACTION;
     const latency = new Histogram();
     const pacedMsgsPerS = await produce(producers, leaders, topic, value, Math.round(pacedRate * PACED_SECONDS), pacedRate, latency);
     return {

@@ -6,12 +6,16 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import { KafkaError } from "../../src/client/connection.ts";
+import { Producer } from "../../src/client/producer.ts";
+import { ErrorCode } from "../../src/protocol/error-codes.ts";
 import { startCluster, type ClusterProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { CLUSTER_ARGS, agreedLeaders, createTopic, kcatPartitions, runningNodes } from "./cluster-helpers.ts";
 
 const TOPIC = "replicated-failover";
+const STRICT_TOPIC = "replicated-min-isr-3";
 const PARTITIONS = 6;
 const MESSAGES = 20_000;
 const RATE_PER_S = 4_000;
@@ -79,6 +83,7 @@ async function createReplicatedTopic(topic: string): Promise<number[]> {
 
 test("kill -9 of a leader mid-stream loses no acknowledged message and duplicates none", async () => {
   const leaders = await createReplicatedTopic(TOPIC);
+  await createTopic(cluster.node(1), STRICT_TOPIC, 1, 3, { "min.insync.replicas": "3" });
   const run = startProducer(TOPIC, cluster.nodes.map((n) => n!.bootstrap).join(","));
   await waitFor(() => run.lines.length >= MESSAGES / 4, "a quarter of the messages to be acknowledged", 60_000);
   const victim = leaders[0]!;
@@ -102,6 +107,14 @@ test("kill -9 of a leader mid-stream loses no acknowledged message and duplicate
   );
   console.log(`failover: broker ${victim} killed after ${run.lines.length} acks; new leader after ${led.map((p) => `p${p} ${newLeaderAfterMs.get(p)!.toFixed(0)} ms`).join(", ")}`);
   await expectExactlyOnce(TOPIC, run);
+  // With the dead broker fenced out of the ISR, a topic that needs 3 in-sync replicas refuses acks=all writes.
+  const [strict] = await kcatPartitions(survivor, STRICT_TOPIC);
+  expect(strict!.isrs.length).toBe(2);
+  const strictProducer = await Producer.connect(cluster.node(strict!.leader).bootstrap, { acks: -1 });
+  const refused = await strictProducer.send({ topic: STRICT_TOPIC, partition: 0, value: new Uint8Array(10) }).catch((error) => error);
+  await strictProducer.close();
+  expect(refused).toBeInstanceOf(KafkaError);
+  expect((refused as KafkaError).errorCode).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);
   // The killed broker comes back as a follower and catches up.
   await cluster.restart(victim, ["--kafka-port", String(cluster.nodes[victim - 1]!.kafkaPort)]);
   await waitFor(async () => (await kcatPartitions(cluster.node(victim), TOPIC)).every((p) => p.isrs.length === 3), "the restarted broker to rejoin every ISR", 60_000, 200);
