@@ -103,9 +103,4 @@ export class ClusterMembership {
     clearTimeout(timer);
     log.info("controlled shutdown", { nodeId, result });
   }
-
-  stop(): void {
-    this.stopped = true;
-    clearInterval(this.timer);
-  }
 }
