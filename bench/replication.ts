@@ -4,7 +4,7 @@
  * For each: the maximum throughput (an unpaced burst), then produce latency p50/p99/p99.9 at half that rate
  * (or --rate-fraction of it).
  *
- *   bun bench/replication.ts [--messages N] [--paced-seconds S] [--rate-fraction F] [--json]
+ *   bun bench/replication.ts [--messages N] [--paced-seconds S] [--rate-fraction F] [--broker-arg ARG]... [--json]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +25,8 @@ const PACED_SECONDS = Number(valueOf("--paced-seconds") ?? 5);
 /** The latency run's rate as a fraction of the measured maximum. */
 const RATE_FRACTION = Number(valueOf("--rate-fraction") ?? 0.5);
 const JSON_OUTPUT = args.includes("--json");
+/** Extra flags for every broker, e.g. --broker-arg --flush-mode --broker-arg fast. */
+const BROKER_ARGS = args.flatMap((a, i) => (args[i - 1] === "--broker-arg" ? [a] : []));
 const PARTITIONS = 3;
 const TOPIC = "bench-replication";
 
@@ -48,7 +50,7 @@ async function startSetup(name: string, nodes: number): Promise<Setup> {
   const dirs = raftPorts.map((_, i) => mkdtempSync(join(tmpdir(), `chronik-bench-repl-${i + 1}-`)));
   const brokers = await Promise.all(
     dirs.map((dataDir, i) =>
-      startBenchBroker({ dataDir, args: ["--node-id", String(i + 1), "--controller-quorum-voters", voters, "--replication-port", "0", "--raft-election-timeout-ms", "1000"] }),
+      startBenchBroker({ dataDir, args: ["--node-id", String(i + 1), "--controller-quorum-voters", voters, "--replication-port", "0", "--raft-election-timeout-ms", "1000", ...BROKER_ARGS] }),
     ),
   );
   return { name, brokers, replicationFactor: nodes, dirs };

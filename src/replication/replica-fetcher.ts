@@ -122,6 +122,7 @@ class LeaderLink {
             socket.end();
             return;
           }
+          socket.setNoDelay(true);
           this.socket = socket;
           this.writer = new SocketWriter(socket, this.options.maxQueuedBytes);
           this.decoder = new FrameDecoder(this.options.maxFrameBytes);

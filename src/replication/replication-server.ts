@@ -80,6 +80,8 @@ export class ReplicationServer {
       port: this.options.port,
       socket: {
         open: (socket) => {
+          // Acks and high watermarks are small frames that must not wait for Nagle's algorithm.
+          socket.setNoDelay(true);
           const connection: Connection = { decoder: new FrameDecoder(this.options.maxFrameBytes), writer: null, followerId: -1, streams: new Map(), closed: false };
           connection.writer = new SocketWriter(socket, this.options.maxQueuedBytes);
           socket.data = connection;
