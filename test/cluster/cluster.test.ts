@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
 import { KafkaConnection } from "../../src/client/connection.ts";
 import { createTopics } from "../../src/client/admin.ts";
+import { ApiKey } from "../../src/protocol/generated/index.ts";
 import { startCluster, type BrokerProcess, type ClusterProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -86,6 +87,26 @@ test("every broker lists all three brokers, and topics created through broker 2 
   for (const partitionLeaders of Object.values(view)) for (const l of partitionLeaders) ledBy.set(l, (ledBy.get(l) ?? 0) + 1);
   expect([...ledBy.keys()].sort()).toEqual([1, 2, 3]);
   expect(Math.max(...ledBy.values()) - Math.min(...ledBy.values())).toBeLessThanOrEqual(1);
+  // Auto-creation and producer-id blocks through brokers that are not the controller.
+  const controllerId = (await clusterInfo(cluster.node(1))).controllerId;
+  const follower = cluster.node([1, 2, 3].find((id) => id !== controllerId)!);
+  const autoCreated = await runProcess(["kcat", "-L", "-J", "-b", follower.bootstrap, "-t", "c-auto"], { timeoutMs: 20_000 });
+  expect(JSON.parse(autoCreated.stdout).topics[0].topic).toBe("c-auto");
+  const producerIds = await Promise.all(
+    [1, 2, 3].map(async (id) => {
+      const connection = await KafkaConnection.connect({ host: "127.0.0.1", port: cluster.node(id).kafkaPort });
+      try {
+        await connection.negotiateVersions();
+        const response = await connection.request<{ errorCode: number; producerId: number }>(ApiKey.InitProducerId, 2, { transactionalId: null, transactionTimeoutMs: 60_000 });
+        expect(response.errorCode).toBe(0);
+        return response.producerId;
+      } finally {
+        connection.close();
+      }
+    }),
+  );
+  // Each broker reserved its own block through the quorum: no id is handed out twice.
+  expect(new Set(producerIds).size).toBe(3);
   // kcat (librdkafka) produces to a partition led by a broker it did not bootstrap from.
   const metadata = await kcatMetadata(cluster.node(1));
   expect(metadata.brokers.map((b) => b.id).sort()).toEqual([1, 2, 3]);
@@ -126,16 +147,16 @@ test("kill -9 of the controller: a new one is elected within 2x the election tim
   await createThrough(cluster.node(survivors[1]!), [{ name: "c-after-fence", partitions: 4 }]);
   const view = await waitFor(async () => {
     const v = leaders(await kcatMetadata(cluster.node(survivors[0]!)), "c-");
-    return Object.keys(v).length === 4 ? v : null;
+    return Object.keys(v).length === 5 ? v : null;
   }, "survivor to see the topic created after the fence", 20_000, 100);
-  expect(Object.keys(view).sort()).toEqual(["c-after-failover", "c-after-fence", "c-one", "c-two"]);
+  expect(Object.keys(view).sort()).toEqual(["c-after-failover", "c-after-fence", "c-auto", "c-one", "c-two"]);
   for (const l of view["c-one"]!) expect(survivors).toContain(l);
   for (const topic of ["c-two", "c-after-failover"]) for (const l of view[topic]!) expect([...survivors, -1]).toContain(l);
   for (const l of view["c-after-fence"]!) expect(survivors).toContain(l);
 
   // The killed node comes back: it catches up, registers with a new epoch and is listed again.
   await cluster.restart(controllerId);
-  const healed = await agreedView("c-", 4, 3);
+  const healed = await agreedView("c-", 5, 3);
   for (const l of healed["c-two"]!) expect([1, 2, 3]).toContain(l);
 }, 90_000);
 
@@ -152,14 +173,14 @@ test("SIGTERM is a controlled shutdown: the broker is fenced at once, not after 
   expect(performance.now() - stoppedAtMs).toBeLessThan(SESSION_TIMEOUT_MS);
   for (const partitionLeaders of Object.values(view)) expect(partitionLeaders).not.toContain(victim);
   await cluster.restart(victim);
-  await agreedView("c-", 4, 3);
+  await agreedView("c-", 5, 3);
 }, 60_000);
 
 test("restart all nodes: every topic, partition and broker is still there", async () => {
-  const before = await agreedView("c-", 4, 3);
+  const before = await agreedView("c-", 5, 3);
   await Promise.all(running().map((n) => n.stop("SIGTERM")));
   await Promise.all([1, 2, 3].map((id) => cluster.restart(id)));
-  const after = await agreedView("c-", 4, 3);
+  const after = await agreedView("c-", 5, 3);
   expect(Object.keys(after)).toEqual(Object.keys(before));
   for (const [topic, partitionLeaders] of Object.entries(after)) {
     expect(partitionLeaders.length).toBe(before[topic]!.length);
