@@ -12,6 +12,8 @@ import { LeaderEpochCache, decodeEpochCheckpoint, encodeEpochCheckpoint } from "
 const log = logger("replicas");
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint";
+/** The last high watermark this replica knew, so a restart does not show consumers what was never committed. */
+export const HIGH_WATERMARK_CHECKPOINT_FILE = "high-watermark-checkpoint";
 
 interface CommitWaiter {
   readonly endOffset: number;
@@ -39,6 +41,7 @@ export class LocalReplica {
   /** Leader only: the end of what this broker's own log holds under the flush policy. */
   localDurableEnd = 0;
   private readonly commitWaiters: CommitWaiter[] = [];
+  private checkpointedHighWatermark = -1;
 
   constructor(
     readonly topic: string,
@@ -104,6 +107,32 @@ export class LocalReplica {
     const file = path.join(this.log.dir, LEADER_EPOCH_CHECKPOINT_FILE);
     fs.writeFileSync(`${file}.tmp`, encodeEpochCheckpoint(this.epochCache.all));
     fs.renameSync(`${file}.tmp`, file);
+  }
+
+  /** Writes the high watermark if it moved since the last checkpoint (Kafka checkpoints it periodically). */
+  checkpointHighWatermark(): void {
+    const highWatermark = this.log.highWatermark;
+    if (highWatermark === this.checkpointedHighWatermark) return;
+    const file = path.join(this.log.dir, HIGH_WATERMARK_CHECKPOINT_FILE);
+    fs.writeFileSync(`${file}.tmp`, String(highWatermark));
+    fs.renameSync(`${file}.tmp`, file);
+    this.checkpointedHighWatermark = highWatermark;
+  }
+
+  /**
+   * A replicated partition reopened: the log recovered everything it holds, but only what was below the saved
+   * high watermark is known to be committed; the rest becomes visible once the ISR holds it again.
+   */
+  restoreHighWatermark(): void {
+    let saved = 0;
+    try {
+      const value = Number(fs.readFileSync(path.join(this.log.dir, HIGH_WATERMARK_CHECKPOINT_FILE), "utf8"));
+      if (Number.isSafeInteger(value) && value >= 0) saved = value;
+    } catch {
+      saved = 0;
+    }
+    this.log.highWatermark = Math.max(this.log.logStartOffset, Math.min(saved, this.log.logEndOffset));
+    this.checkpointedHighWatermark = this.log.highWatermark;
   }
 
   /** Resolves with the produce error code once the high watermark reaches endOffset (acks=all). */

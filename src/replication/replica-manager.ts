@@ -78,6 +78,8 @@ const REPLICATION_QUEUE_BYTES = 8 << 20;
 const REPLICATION_SEND_BYTES = 1 << 20;
 const RECONNECT_INITIAL_MS = 50;
 const RECONNECT_MAX_MS = 1_000;
+/** Kafka's replica.high.watermark.checkpoint.interval.ms. */
+const HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5_000;
 
 /**
  * Owns the partitions this broker holds (Kafka's ReplicaManager): creates and deletes their logs as the metadata
@@ -92,6 +94,7 @@ export class ReplicaManager {
   private server: ReplicationServer | null = null;
   private fetcher: ReplicaFetcher | null = null;
   private isrTimer: Timer | undefined;
+  private checkpointTimer: Timer | undefined;
 
   constructor(
     private readonly nodeId: number,
@@ -122,11 +125,14 @@ export class ReplicaManager {
     // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
     this.isrTimer = setInterval(() => this.checkIsr(), Math.max(10, Math.floor(settings.replicaLagTimeMaxMs / 2)));
     this.registerMetrics(settings.metrics);
+    this.checkpointTimer = setInterval(() => this.checkpointHighWatermarks(), HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS);
     return this.server.port;
   }
 
   stopReplication(): void {
     clearInterval(this.isrTimer);
+    clearInterval(this.checkpointTimer);
+    this.checkpointHighWatermarks();
     this.fetcher?.close();
     this.server?.stop();
     for (const replica of this.replicas.values()) replica.failCommitWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
@@ -194,6 +200,8 @@ export class ReplicaManager {
       const producers = this.loadProducerState(topic.name, p.partition, partitionLog);
       // A follower role first: applyPartitionRecord below makes the transition the record asks for.
       const replica = new LocalReplica(topic.name, topic.topicId, p.partition, partitionLog, producers, { ...p, leader: -1 }, configs, this.nodeId);
+      // With one replica what is durable is committed; with more, only what the ISR held before the restart.
+      if (p.replicas.length > 1) replica.restoreHighWatermark();
       this.replicas.set(key, replica);
       this.applyPartitionRecord(replica, p);
     }
@@ -343,6 +351,17 @@ export class ReplicaManager {
     replica.releaseCommitted();
     this.waiters.wake(FetchWaiters.key(replica.topic, replica.partition));
     this.server?.highWatermarkChanged(replica.topic, replica.partition);
+  }
+
+  private checkpointHighWatermarks(): void {
+    for (const replica of this.replicas.values()) {
+      if (replica.replicas.length <= 1) continue;
+      try {
+        replica.checkpointHighWatermark();
+      } catch (error) {
+        log.error("cannot checkpoint a high watermark", { topic: replica.topic, partition: replica.partition, error: String(error) });
+      }
+    }
   }
 
   private checkIsr(): void {
