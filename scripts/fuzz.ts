@@ -9,6 +9,7 @@ import { formatFailure, runFuzz } from "../test/fuzz/lib/runner.ts";
 const HELP = `usage: bun scripts/fuzz.ts [options]
   --cases N            cases to run (default 1000000)
   --seed S             seed; a failure prints it with the case index (default: random)
+  --first-case N       start at case N; with --cases 1, replays one failing case
   --bootstrap H:P      fuzz a running broker instead of starting one
   --pid PID            with --bootstrap: the broker's pid, for RSS sampling and liveness
   --http-port P        with --bootstrap: the broker's HTTP port, for /health
@@ -20,6 +21,7 @@ const { values } = parseArgs({
   options: {
     cases: { type: "string", default: "1000000" },
     seed: { type: "string" },
+    "first-case": { type: "string", default: "0" },
     bootstrap: { type: "string" },
     pid: { type: "string" },
     "http-port": { type: "string" },
@@ -64,6 +66,7 @@ try {
     httpPort,
     seed,
     cases,
+    firstCase: Number(values["first-case"]),
     lanes: Number(values.lanes),
     caseDeadlineMs: Number(values["deadline-ms"]),
     onProgress: (done, r) =>

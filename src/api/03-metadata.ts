@@ -35,6 +35,11 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
         }
       }
       for (const wanted of requested) {
+        // Before v12 a response topic must have a name, so lookups by id are refused as Kafka does.
+        if (wanted.name === null && apiVersion < 12) {
+          topics.push({ errorCode: ErrorCode.INVALID_REQUEST, name: "", topicId: wanted.topicId, partitions: [] });
+          continue;
+        }
         const topic = wanted.name !== null ? state.topic(wanted.name) : state.topicById(wanted.topicId);
         if (topic) {
           topics.push(describeTopic(topic));

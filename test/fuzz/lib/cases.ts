@@ -4,7 +4,7 @@ import { Writer } from "../../../src/protocol/writer.ts";
 import { corruptProduceCase, type BatchCheck } from "./corrupt-batches.ts";
 import { Prng } from "./prng.ts";
 import { decodeBody, templateFor } from "./templates.ts";
-import { mutateValue, randomInt, waitsClamped } from "./values.ts";
+import { clampWaits, mutateValue, randomInt, waitsClamped } from "./values.ts";
 
 /** What the broker advertises in ApiVersions: api key -> [min, max]. */
 export type Advertised = ReadonlyMap<number, readonly [number, number]>;
@@ -197,14 +197,26 @@ export function generateCase(seed: number, index: number, advertised: Advertised
   return classify(index, kind, payload, advertised);
 }
 
-function classify(index: number, kind: string, payload: Uint8Array, advertised: Advertised): FuzzCase {
+function classify(index: number, kind: string, original: Uint8Array, advertised: Advertised): FuzzCase {
+  let payload = original;
+
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const apiKey = payload.length >= 2 ? view.getInt16(0) : -1;
   const apiVersion = payload.length >= 4 ? view.getInt16(2) : -1;
   const correlationId = payload.length >= 8 ? view.getInt32(4) : -1;
   const decoded = wellFormed(payload, advertised);
-  // A damaged frame can decode into a legal long wait (a Fetch maxWaitMs of days); that is not a hang.
-  const longWait = decoded.ok && !waitsClamped(decoded.body);
-  const expect = decoded.ok && !longWait ? "response" : "either";
-  return { index, kind, frame: framed(payload), apiKey, apiVersion, correlationId, expect, longWait };
+  // A damaged frame can decode into a legal long wait (a Fetch maxWaitMs of days) or into acks=0, which has
+  // no answer; such a frame is re-encoded from its decoded fields with the wait clamped and acks=1.
+  const silent = apiKey === ApiKey.Produce && decoded.ok && (decoded.body as { acks?: number } | undefined)?.acks === 0;
+  if (decoded.ok && decoded.body !== undefined && (silent || !waitsClamped(decoded.body))) {
+    const body = clampWaits(decoded.body) as Record<string, unknown>;
+    if (silent) body.acks = 1;
+    try {
+      payload = encodeRequest(apiKey, apiVersion, correlationId, body);
+      kind += " re-encoded";
+    } catch {
+      return { index, kind, frame: framed(payload), apiKey, apiVersion, correlationId, expect: "either", longWait: true };
+    }
+  }
+  return { index, kind, frame: framed(payload), apiKey, apiVersion, correlationId, expect: decoded.ok ? "response" : "either" };
 }

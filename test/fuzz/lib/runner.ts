@@ -14,6 +14,8 @@ export interface FuzzOptions {
   port: number;
   seed: number;
   cases: number;
+  /** The first case index to run; with cases=1, replays one case. */
+  firstCase?: number;
   /** Parallel connections. */
   lanes?: number;
   /** Well-formed requests in flight per connection. */
@@ -52,7 +54,8 @@ export interface FuzzReport {
   elapsedMs: number;
 }
 
-const CORRUPT_BATCH_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.INVALID_RECORD, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT]);
+// A lying batchLength may also claim more than max.message.bytes: MESSAGE_TOO_LARGE rejects it just as well.
+const CORRUPT_BATCH_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.INVALID_RECORD, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, ErrorCode.MESSAGE_TOO_LARGE]);
 const MAX_HEX_BYTES = 4096;
 
 export function rssKiB(pid: number): number {
@@ -71,6 +74,7 @@ type Outcome = { type: "response"; frame: Uint8Array } | { type: "closed" } | { 
 class Connection {
   private readonly waiters: ((outcome: Outcome) => void)[] = [];
   private readonly decoder = new FrameDecoder(1 << 30);
+  private readonly unsent: Uint8Array[] = [];
   closed = false;
   lastProgressMs = performance.now();
 
@@ -83,6 +87,7 @@ class Connection {
       port,
       socket: {
         data: (_s, chunk) => connection.onData(chunk),
+        drain: () => connection.flush(),
         close: () => connection.onClose(),
         end: () => connection.onClose(),
         error: () => connection.onClose(),
@@ -117,9 +122,23 @@ class Connection {
   send(frame: Uint8Array): Promise<Outcome> {
     if (this.closed) return Promise.resolve({ type: "closed" });
     const outcome = new Promise<Outcome>((resolve) => this.waiters.push(resolve));
-    // Bun queues what the kernel does not take; a closed socket reports through onClose.
-    this.socket!.write(frame);
+    this.unsent.push(frame);
+    this.flush();
     return outcome;
+  }
+
+  /** Bun's write may take only part of a buffer; the rest waits here for the drain callback. */
+  flush(): void {
+    while (this.unsent.length > 0 && !this.closed) {
+      const head = this.unsent[0]!;
+      const written = this.socket!.write(head);
+      if (written < 0) return this.onClose();
+      if (written < head.length) {
+        this.unsent[0] = head.subarray(written);
+        return;
+      }
+      this.unsent.shift();
+    }
   }
 
   /** Fails the oldest waiter when nothing has happened for deadlineMs. */
@@ -292,13 +311,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         acceptedBatches[c.batchCheck.partition]! += c.batchCheck.crcs.length;
         report.batchesAccepted++;
       } else {
-        if (!CORRUPT_BATCH_ERRORS.has(errorCode)) return fail(c, `corrupt batch answered with error ${errorCode}, not CORRUPT_MESSAGE/INVALID_RECORD/UNSUPPORTED_FOR_MESSAGE_FORMAT`);
+        if (!CORRUPT_BATCH_ERRORS.has(errorCode)) return fail(c, `corrupt batch answered with error ${errorCode}, not a batch rejection`);
         report.batchesRejected++;
       }
     }
   };
 
-  let nextIndex = 0;
+  let nextIndex = options.firstCase ?? 0;
+  const endIndex = nextIndex + options.cases;
   const reconnect = async (): Promise<Connection | null> => {
     try {
       const connection = await Connection.open(options.host, options.port);
@@ -316,7 +336,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       await Promise.all(inFlight);
       inFlight = [];
     };
-    while (nextIndex < options.cases && report.failures.length < maxFailures && brokerDown === null) {
+    while (nextIndex < endIndex && report.failures.length < maxFailures && brokerDown === null) {
       const c = generateCase(options.seed, nextIndex++, advertised, options.maxFrameBytes ?? 104_857_600);
       if (connection === null || connection.closed) {
         await drain();

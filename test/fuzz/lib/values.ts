@@ -58,14 +58,15 @@ export function validBatch(rng: Prng): Uint8Array {
 }
 
 /** A copy of `node` with some leaves and arrays changed; `rate` is the chance that a given leaf changes. */
-export function mutateValue(rng: Prng, node: unknown, rate: number, key = ""): unknown {
+export function mutateValue(rng: Prng, node: unknown, rate: number, key = "", state = { hugeArraysLeft: 1 }): unknown {
   if (Array.isArray(node)) {
-    let items = node.map((item) => mutateValue(rng, item, rate, key));
+    let items = node.map((item) => mutateValue(rng, item, rate, key, state));
     if (rng.chance(rate)) {
       const roll = rng.int(6);
       if (roll === 0) items = [];
-      else if (roll === 1 && items.length > 0) items = Array.from({ length: rng.range(2, 6) }, () => mutateValue(rng, node[0], rate, key));
-      else if (roll === 2 && items.length > 0) {
+      else if (roll === 1 && items.length > 0) items = Array.from({ length: rng.range(2, 6) }, () => mutateValue(rng, node[0], rate, key, state));
+      // One huge array per request: nested ones multiply into frames of tens of megabytes.
+      else if (roll === 2 && items.length > 0 && state.hugeArraysLeft-- > 0) {
         const element = items[0];
         items = new Array(rng.range(100, MAX_HUGE_ARRAY)).fill(element);
       } else if (roll === 3) return null;
@@ -82,7 +83,7 @@ export function mutateValue(rng: Prng, node: unknown, rate: number, key = ""): u
   }
   if (node !== null && typeof node === "object") {
     const out: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(node)) out[field] = mutateValue(rng, value, rate, field);
+    for (const [field, value] of Object.entries(node)) out[field] = mutateValue(rng, value, rate, field, state);
     return out;
   }
   if (typeof node === "number" && WAIT_FIELD.test(key)) return rng.range(0, MAX_FUZZ_WAIT_MS);
@@ -110,4 +111,13 @@ export function waitsClamped(node: unknown, key = ""): boolean {
   if (typeof node === "object") return Object.entries(node as object).every(([field, value]) => waitsClamped(value, field));
   if (typeof node === "number" && WAIT_FIELD.test(key)) return node <= MAX_FUZZ_WAIT_MS;
   return true;
+}
+
+/** A copy of a decoded request with every wait field at most MAX_FUZZ_WAIT_MS. */
+export function clampWaits(node: unknown, key = ""): unknown {
+  if (Array.isArray(node)) return node.map((item) => clampWaits(item, key));
+  if (node instanceof Uint8Array || node === null) return node;
+  if (typeof node === "object") return Object.fromEntries(Object.entries(node as object).map(([field, value]) => [field, clampWaits(value, field)]));
+  if (typeof node === "number" && WAIT_FIELD.test(key)) return Math.min(Math.max(node, 0), MAX_FUZZ_WAIT_MS);
+  return node;
 }
