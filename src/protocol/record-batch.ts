@@ -144,6 +144,12 @@ export function validateBatches(records: Uint8Array, maxBatchBytes: number): Val
         message: `recordCount ${header.recordCount} lastOffsetDelta ${header.lastOffsetDelta}`,
       };
     }
+    const codec = header.attributes & COMPRESSION_CODEC_MASK;
+    if (codec >= CODECS.length) return { ok: false, error: "CORRUPT_MESSAGE", message: `compression codec ${codec} at ${pos}` };
+    if ((header.attributes & CONTROL_FLAG_MASK) !== 0) return { ok: false, error: "INVALID_RECORD", message: `control batch from a producer at ${pos}` };
+    // Uncompressed records are walked, so a batch whose CRC matches but whose records do not parse is never stored.
+    const recordsError = codec === 0 ? uncompressedRecordsError(records, pos, size, header.recordCount) : null;
+    if (recordsError !== null) return { ok: false, error: "CORRUPT_MESSAGE", message: `${recordsError} in batch at ${pos}` };
     batches.push({ ...header, position: pos });
     totalRecords += header.recordCount;
     pos += size;
@@ -222,6 +228,45 @@ function readVarlong(view: Uint8Array, pos: number, end: number): { value: numbe
     multiplier *= 128;
   }
   throw new RangeError("varint longer than 10 bytes");
+}
+
+/** Why the records of the uncompressed batch at pos do not parse as recordCount records filling it, or null. */
+function uncompressedRecordsError(view: Uint8Array, pos: number, size: number, recordCount: number): string | null {
+  const end = pos + size;
+  let at = pos + RECORDS_OFFSET;
+  try {
+    for (let i = 0; i < recordCount; i++) {
+      const length = readVarlong(view, at, end);
+      const recordEnd = length.next + length.value;
+      if (length.value <= 0 || recordEnd > end) return `record ${i} of ${length.value} bytes`;
+      let p = length.next + 1;
+      p = readVarlong(view, p, recordEnd).next;
+      const offsetDelta = readVarlong(view, p, recordEnd);
+      if (offsetDelta.value !== i) return `record ${i} with offset delta ${offsetDelta.value}`;
+      p = offsetDelta.next;
+      for (let field = 0; field < 2; field++) {
+        const fieldLength = readVarlong(view, p, recordEnd);
+        if (fieldLength.value < -1 || fieldLength.next + Math.max(0, fieldLength.value) > recordEnd) return `record ${i} field of ${fieldLength.value} bytes`;
+        p = fieldLength.next + Math.max(0, fieldLength.value);
+      }
+      const headerCount = readVarlong(view, p, recordEnd);
+      if (headerCount.value < 0) return `record ${i} with ${headerCount.value} headers`;
+      p = headerCount.next;
+      for (let h = 0; h < headerCount.value; h++) {
+        for (let field = 0; field < 2; field++) {
+          const fieldLength = readVarlong(view, p, recordEnd);
+          if (fieldLength.value < (field === 0 ? 0 : -1) || fieldLength.next + Math.max(0, fieldLength.value) > recordEnd) return `record ${i} header of ${fieldLength.value} bytes`;
+          p = fieldLength.next + Math.max(0, fieldLength.value);
+        }
+      }
+      if (p !== recordEnd) return `record ${i} parsed to ${p - length.next} of ${length.value} bytes`;
+      at = recordEnd;
+    }
+  } catch (error) {
+    if (error instanceof RangeError) return error.message;
+    throw error;
+  }
+  return at === end ? null : `${end - at} bytes after the last record`;
 }
 
 /**
