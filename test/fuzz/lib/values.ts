@@ -30,7 +30,7 @@ const UUID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const WAIT_FIELD = /(timeoutms|maxwaitms|rebalancetimeoutms|sessiontimeoutms)$/i;
 export const MAX_FUZZ_WAIT_MS = 300;
 /** Keeps generated frames small enough that one case cannot dominate a run. */
-const MAX_HUGE_ARRAY = 2000;
+const MAX_HUGE_ARRAY = 500;
 
 function randomString(rng: Prng): string {
   const length = rng.chance(0.8) ? rng.range(1, 16) : rng.range(17, 300);
@@ -68,7 +68,7 @@ export function mutateValue(rng: Prng, node: unknown, rate: number, key = "", st
       // One huge array per request: nested ones multiply into frames of tens of megabytes.
       else if (roll === 2 && items.length > 0 && state.hugeArraysLeft-- > 0) {
         const element = items[0];
-        items = new Array(rng.range(100, MAX_HUGE_ARRAY)).fill(element);
+        items = new Array(rng.range(50, MAX_HUGE_ARRAY)).fill(element);
       } else if (roll === 3) return null;
     }
     return items;
