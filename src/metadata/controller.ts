@@ -97,6 +97,7 @@ export function planTopicCreation(
     const numPartitions = request.numPartitions === -1 ? defaults.defaultPartitions : request.numPartitions;
     const replicationFactor = request.replicationFactor === -1 ? defaults.defaultReplicationFactor : request.replicationFactor;
     if (numPartitions <= 0) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: "Number of partitions must be larger than 0." };
+    if (numPartitions > MAX_PARTITIONS_PER_REQUEST) return tooManyPartitions(numPartitions);
     if (replicationFactor <= 0) {
       return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: "Replication factor must be larger than 0." };
     }
@@ -193,6 +194,16 @@ export function planTopicConfigAlteration(state: MetadataState, request: TopicCo
   return { command: { type: "alter-topic-configs", name: topic.name, configs: changes } };
 }
 
+/**
+ * Kafka's controller limit on partitions one request may create (MAX_PARTITIONS_PER_BATCH): without it a
+ * numPartitions of 2^31-1 in one small request makes the broker build partitions until memory runs out.
+ */
+export const MAX_PARTITIONS_PER_REQUEST = 10_000;
+
+function tooManyPartitions(count: number): Plan {
+  return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Cannot create ${count} partitions in one request; the limit is ${MAX_PARTITIONS_PER_REQUEST}.` };
+}
+
 /** Plans new partitions for a topic with Kafka's checks: a real increase, and assignments consistent with the topic. */
 export function planPartitionCreation(state: MetadataState, request: PartitionCreation): Plan {
   const topic = state.topic(request.name);
@@ -203,6 +214,7 @@ export function planPartitionCreation(state: MetadataState, request: PartitionCr
   }
   if (request.count === current) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Topic already has ${current} partition(s).` };
   const additional = request.count - current;
+  if (additional > MAX_PARTITIONS_PER_REQUEST) return tooManyPartitions(additional);
   const replicationFactor = topic.partitions[0]!.replicas.length;
   let placement: Placement;
   if (request.assignments !== null) {
