@@ -156,16 +156,19 @@ export class KafkaServer {
   private complete(socket: Socket<ConnectionState>, ticket: number, outgoing: Outgoing): void {
     const state = socket.data;
     if (state.closed) return;
+    const coalescer = new WriteCoalescer(state.writeQueue);
     for (const ready of state.responses.complete(ticket, outgoing)) {
       if (ready === null) continue;
       let byteLength = 0;
       for (const chunk of ready.chunks) byteLength += chunk.byteLength;
       const prefix = new Uint8Array(4);
       new DataView(prefix.buffer).setInt32(0, byteLength);
-      state.writeQueue.push(prefix, ...ready.chunks);
-      if (ready.onWritten) state.writeQueue.push(ready.onWritten);
+      coalescer.push(prefix);
+      for (const chunk of ready.chunks) coalescer.push(chunk);
+      if (ready.onWritten) coalescer.pushCallback(ready.onWritten);
       state.queuedBytes += 4 + byteLength;
     }
+    coalescer.end();
     this.flushWrites(socket);
     this.updatePause(socket, this.options.maxQueuedResponseBytes ?? 64 * 1024 * 1024);
   }
@@ -222,6 +225,57 @@ export class KafkaServer {
     for (const socket of this.sockets) this.close(socket);
     this.sockets.clear();
     this.listener = null;
+  }
+}
+
+/** Chunks up to this size are copied into one buffer with their neighbours; bigger ones are queued as views. */
+const COPY_MAX_CHUNK_BYTES = 4 * 1024;
+/** A coalesced buffer is cut at about this size, bounding what one response batch copies. */
+const COALESCE_MAX_BYTES = 64 * 1024;
+
+/**
+ * Queues response bytes so that small pieces (size prefixes, headers, small bodies) go out in one write: each
+ * socket write is a syscall, which costs more than copying a few hundred bytes. Large chunks (record batches
+ * viewed in the mapped segments) are queued as they are, uncopied.
+ */
+class WriteCoalescer {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly queue: (Uint8Array | (() => void))[]) {}
+
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength > COPY_MAX_CHUNK_BYTES) {
+      this.end();
+      this.queue.push(chunk);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    if (this.pendingBytes >= COALESCE_MAX_BYTES) this.end();
+  }
+
+  /** The callback runs once every byte pushed before it is written. */
+  pushCallback(callback: () => void): void {
+    this.end();
+    this.queue.push(callback);
+  }
+
+  end(): void {
+    if (this.pending.length === 0) return;
+    if (this.pending.length === 1) {
+      this.queue.push(this.pending[0]!);
+    } else {
+      const merged = new Uint8Array(this.pendingBytes);
+      let at = 0;
+      for (const chunk of this.pending) {
+        merged.set(chunk, at);
+        at += chunk.byteLength;
+      }
+      this.queue.push(merged);
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 }
 
