@@ -22,7 +22,7 @@ export interface BenchBroker {
 export async function startBenchBroker(options: { args?: string[]; bunArgs?: string[]; dataDir?: string } = {}): Promise<BenchBroker> {
   const dataDir = options.dataDir ?? mkdtempSync(join(process.env.CHRONIK_BENCH_DIR ?? tmpdir(), "chronik-bench-"));
   const child = Bun.spawn(
-    [process.execPath, ...(options.bunArgs ?? []), join(ROOT, "src/main.ts"), "start", "--host", "127.0.0.1", "--kafka-port", "0", "--http-port", "0", "--data-dir", dataDir, ...(options.args ?? [])],
+    [process.execPath, ...(options.bunArgs ?? []), join(ROOT, "src/main.ts"), "start", "--host", "127.0.0.1", "--kafka-port", "0", "--http-port", "0", "--raft-port", "0", "--replication-port", "0", "--data-dir", dataDir, ...(options.args ?? [])],
     { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
   );
   let output = "";
