@@ -18,6 +18,7 @@ import { randomUuid } from "./protocol/reader.ts";
 import { GroupService } from "./group/group-service.ts";
 import { defaultGroupConfig } from "./group/types.ts";
 import { ProducerIdSource } from "./idempotence/producer-id-source.ts";
+import type { LocalReplica } from "./replication/local-replica.ts";
 import { ReplicaManager } from "./replication/replica-manager.ts";
 import { LogManager } from "./wal/log-manager.ts";
 import { fromTopicConfigs } from "./wal/log-config.ts";
@@ -123,6 +124,7 @@ export class Broker {
         return peer?.replicationPort ? { host: peer.host, port: peer.replicationPort } : null;
       },
       alterPartition: (request) => controller.alterPartition(request),
+      isLiveBroker: (nodeId) => metadata.state.broker(nodeId)?.fenced === false,
       nowMs: () => performance.now(),
       metrics: broker.metrics,
     });
@@ -184,6 +186,29 @@ export class Broker {
     );
     this.metrics.register(
       new Gauge("chronik_topics", "Topics in the cluster metadata.", () => [[undefined, [...this.metadata.state.topics()].length]]),
+    );
+    const raft = (name: string, help: string, pick: (s: ReturnType<RaftMetadataLog["raftStatus"]>) => number) =>
+      this.metrics.register(new Gauge(name, help, () => [[undefined, pick(this.metadata.raftStatus())]]));
+    raft("chronik_raft_term", "Current Raft term of the metadata quorum.", (s) => s.term);
+    raft("chronik_raft_leader", "1 when this node is the Raft leader (the controller), else 0.", (s) => (s.isLeader ? 1 : 0));
+    raft("chronik_raft_commit_index", "Highest metadata log index known committed.", (s) => s.commitIndex);
+    raft("chronik_raft_applied_index", "Highest metadata log index applied here.", (s) => s.appliedIndex);
+    const perReplica = (name: string, help: string, pick: (r: LocalReplica) => number) =>
+      this.metrics.register(
+        new Gauge(name, help, () => [...this.replicas.allReplicas()].map((r) => [{ topic: r.topic, partition: r.partition }, pick(r)] as [Record<string, string | number>, number])),
+      );
+    perReplica("chronik_log_size_bytes", "Bytes held by each partition's log on this broker.", (r) => r.log.sizeBytes);
+    perReplica("chronik_log_end_offset", "Log end offset of each partition on this broker.", (r) => r.log.logEndOffset);
+    perReplica("chronik_high_watermark", "High watermark of each partition on this broker.", (r) => r.log.highWatermark);
+    this.metrics.register(
+      new Gauge("chronik_consumer_group_lag", "High watermark minus the committed offset, per group and partition this broker holds.", () => {
+        const rows: [Record<string, string | number>, number][] = [];
+        for (const c of this.groups.committedOffsetsNow()) {
+          const lookup = this.replicas.lookup(c.topic, c.partition);
+          if (lookup.ok) rows.push([{ group: c.groupId, topic: c.topic, partition: c.partition }, Math.max(0, lookup.replica.log.highWatermark - c.offset)]);
+        }
+        return rows;
+      }),
     );
     this.metrics.register(
       new Gauge("chronik_partitions", "Partitions in the cluster metadata.", () => {

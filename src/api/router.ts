@@ -100,19 +100,25 @@ export class Router {
 
     const ctx = new HandlerContext(this.broker, apiKey, apiVersion, correlationId, clientId, connection);
     const startedNs = Bun.nanoseconds();
+    const counted = (outgoing: Outgoing): Outgoing => {
+      let responseBytes = 0;
+      if (outgoing) for (const chunk of outgoing.chunks) responseBytes += chunk.byteLength;
+      this.metrics.bytes(apiKey, frame.byteLength, responseBytes);
+      return outgoing;
+    };
     let result: ReturnType<ApiHandler["handle"]>;
     try {
       result = handler.handle(request, ctx);
     } catch (error) {
-      return this.failed(schema, handler, ctx, request, error, startedNs);
+      return counted(this.failed(schema, handler, ctx, request, error, startedNs));
     }
     if (result instanceof Promise) {
       return result.then(
-        (response) => this.encode(schema, ctx, response, startedNs),
-        (error) => this.failed(schema, handler, ctx, request, error, startedNs),
+        (response) => counted(this.encode(schema, ctx, response, startedNs)),
+        (error) => counted(this.failed(schema, handler, ctx, request, error, startedNs)),
       );
     }
-    return this.encode(schema, ctx, result, startedNs);
+    return counted(this.encode(schema, ctx, result, startedNs));
   };
 
   private encode(schema: ApiSchema, ctx: HandlerContext, response: unknown, startedNs: number): Outgoing {

@@ -148,6 +148,19 @@ export class GroupService {
     return this.core.listGroups(statesFilter);
   }
 
+  /** Every group's committed offsets as held in memory, for metrics; may include a commit still being written. */
+  committedOffsetsNow(): { groupId: string; topic: string; partition: number; offset: number }[] {
+    const out: { groupId: string; topic: string; partition: number; offset: number }[] = [];
+    for (const { groupId } of this.core.listGroups([])) {
+      for (const topic of this.core.fetchOffsets(groupId, null).topics) {
+        for (const p of topic.partitions) {
+          if (p.committedOffset >= 0) out.push({ groupId, topic: topic.name, partition: p.partitionIndex, offset: p.committedOffset });
+        }
+      }
+    }
+    return out;
+  }
+
   describeGroups(groupIds: string[]): DescribedGroup[] {
     return this.core.describeGroups(groupIds);
   }

@@ -100,6 +100,10 @@ export class RaftMetadataLog implements MetadataLog {
   get leaderId(): number | undefined {
     return this.node.leaderId;
   }
+  /** Raft's view from this node, for metrics and the admin API. */
+  raftStatus(): { term: number; isLeader: boolean; commitIndex: number; appliedIndex: number } {
+    return { term: this.node.term, isLeader: this.node.isLeader, commitIndex: this.node.commitIndex, appliedIndex: this.node.appliedIndex };
+  }
   get electionTimeoutMs(): number {
     return this.tickMs * 2 * this.electionTicks;
   }

@@ -8,6 +8,8 @@ export class RequestMetrics {
   private readonly requests: Counter;
   private readonly errors: Counter;
   private readonly latency: Histogram;
+  private readonly requestBytes: Counter;
+  private readonly responseBytes: Counter;
 
   constructor(registry: MetricsRegistry) {
     this.requests = registry.register(new Counter("chronik_requests_total", "Kafka requests handled, by API."));
@@ -15,6 +17,14 @@ export class RequestMetrics {
     this.latency = registry.register(
       new Histogram("chronik_request_latency_ms", "Time from decoded request to encoded response, by API.", LATENCY_BUCKETS_MS),
     );
+    this.requestBytes = registry.register(new Counter("chronik_request_bytes_total", "Request bytes received, by API (Produce: bytes in)."));
+    this.responseBytes = registry.register(new Counter("chronik_response_bytes_total", "Response bytes sent, by API (Fetch: bytes out)."));
+  }
+
+  bytes(apiKey: number, requestBytes: number, responseBytes: number): void {
+    const labels = { api: API_SCHEMAS.get(apiKey)?.name ?? String(apiKey) };
+    this.requestBytes.inc(labels, requestBytes);
+    this.responseBytes.inc(labels, responseBytes);
   }
 
   observe(apiKey: number, latencyMs: number, failed: boolean): void {
