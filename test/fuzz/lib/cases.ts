@@ -165,7 +165,8 @@ export function generateCase(seed: number, index: number, advertised: Advertised
       const apiVersion = rng.range(Math.max(3, min), max);
       const { body, check, how } = corruptProduceCase(rng);
       const payload = encodeRequest(ApiKey.Produce, apiVersion, correlationId, body);
-      return { ...classify(index, `batch ${how}`, payload, advertised), batchCheck: check };
+      // Crafted, not mutated: well-formed by construction, and its acks=-1 wait is part of the case.
+      return { index, kind: `batch ${how}`, frame: framed(payload), apiKey: ApiKey.Produce, apiVersion, correlationId, expect: "response", batchCheck: check };
     }
   }
 

@@ -88,8 +88,8 @@ export function corruptProduceCase(rng: Prng): { body: unknown; check: BatchChec
   let how = "valid";
   let records: Uint8Array;
   const valid = rng.chance(0.25);
+  const victim = rng.int(batches.length);
   if (!valid) {
-    const victim = rng.int(batches.length);
     how = corrupt(rng, batches[victim]!);
     if (how === "cut-records") {
       const batch = batches[victim]!;
@@ -103,7 +103,9 @@ export function corruptProduceCase(rng: Prng): { body: unknown; check: BatchChec
     pos += batch.length;
   }
   if (!valid && rng.chance(0.1)) {
-    records = records.subarray(0, rng.range(0, records.length - 1));
+    // Cut inside the damaged batch: a cut at a batch boundary would leave only valid batches.
+    const victimStart = batches.slice(0, victim).reduce((n, b) => n + b.length, 0);
+    records = records.subarray(0, rng.range(victimStart + 1, victimStart + batches[victim]!.length - 1));
     how += "+truncated";
   }
   const body = {
