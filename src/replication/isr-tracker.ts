@@ -138,9 +138,9 @@ export class IsrTracker {
 
   /**
    * The ISR change to propose now, if any, and at most one at a time: first drop members that have not caught
-   * up within replica.lag.time.max.ms, else add replicas that are in sync. The leader always stays.
+   * up within replica.lag.time.max.ms, else add eligible replicas that are in sync. The leader always stays.
    */
-  planIsrChange(leaderEndOffset: number, highWatermark: number, nowMs: number): IsrProposal | null {
+  planIsrChange(leaderEndOffset: number, highWatermark: number, nowMs: number, eligible: (id: number) => boolean = () => true): IsrProposal | null {
     if (this.pending !== null) return null;
     const laggards = this.committed.filter((id) => {
       if (id === this.leaderId) return false;
@@ -150,7 +150,8 @@ export class IsrTracker {
     if (laggards.length > 0) {
       return this.propose(this.committed.filter((id) => !laggards.includes(id)), "shrink");
     }
-    const joiners = [...this.followers].filter(([id, state]) => !this.committed.includes(id) && this.inSync(state, highWatermark)).map(([id]) => id);
+    // Fenced or shutting-down brokers cannot join (the controller would refuse them as INELIGIBLE_REPLICA).
+    const joiners = [...this.followers].filter(([id, state]) => !this.committed.includes(id) && eligible(id) && this.inSync(state, highWatermark)).map(([id]) => id);
     if (joiners.length > 0) return this.propose([...this.committed, ...joiners].sort((a, b) => a - b), "expand");
     return null;
   }
@@ -168,6 +169,11 @@ export class IsrTracker {
       const state = this.followers.get(id);
       // A member added by the controller gets a fresh lag window, as on becoming leader.
       if (state !== undefined && !this.committed.includes(id)) state.lastCaughtUpTimeMs = Math.max(state.lastCaughtUpTimeMs, nowMs);
+    }
+    for (const id of this.committed) {
+      const state = this.followers.get(id);
+      // A member that left (e.g. fenced) must prove itself with a new report before it can rejoin.
+      if (state !== undefined && !isr.includes(id)) state.endOffset = -1;
     }
     this.committed = [...isr];
     this.partitionEpoch = partitionEpoch;

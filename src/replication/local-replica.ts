@@ -103,6 +103,13 @@ export class LocalReplica {
     this.localDurableEnd = Math.min(this.localDurableEnd, offset);
   }
 
+  /** Empties the log at `offset` (see PartitionLog.restartAt); no epoch is known for the empty log. */
+  restartAt(offset: number): void {
+    this.log.restartAt(offset);
+    if (this.epochCache.truncateFromEnd(0)) this.saveEpochCache();
+    this.localDurableEnd = offset;
+  }
+
   saveEpochCache(): void {
     const file = path.join(this.log.dir, LEADER_EPOCH_CHECKPOINT_FILE);
     fs.writeFileSync(`${file}.tmp`, encodeEpochCheckpoint(this.epochCache.all));

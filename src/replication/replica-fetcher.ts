@@ -22,6 +22,8 @@ export interface FollowerPartition {
   appendReplicated(records: Uint8Array): Promise<number>;
   /** The leader says this log diverged after its epoch `epoch` ended at `endOffset`: truncate as Kafka does. */
   truncateForDivergence(epoch: number, endOffset: number): void;
+  /** The leader no longer holds what this log lacks: empty it and continue at the leader's log start. */
+  restartAt(logStartOffset: number): void;
   setLeaderHighWatermark(highWatermark: number): void;
 }
 
@@ -194,6 +196,16 @@ class LeaderLink {
       case FrameType.DIVERGING:
         log.info("truncating a diverged log", { topic: target.topic, partition: target.partition, leaderId: this.leaderId, epoch: frame.epoch, endOffset: frame.endOffset });
         target.truncateForDivergence(frame.epoch, frame.endOffset);
+        this.subscribe(stream);
+        return;
+      case FrameType.START_AT:
+        log.warn("the leader's log starts past this replica's end; restarting the log there", {
+          topic: target.topic,
+          partition: target.partition,
+          logEndOffset: target.logEndOffset,
+          logStartOffset: frame.logStartOffset,
+        });
+        target.restartAt(frame.logStartOffset);
         this.subscribe(stream);
         return;
       case FrameType.ENDED:

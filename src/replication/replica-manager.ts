@@ -56,6 +56,8 @@ export interface ReplicationSettings {
   /** Where another broker's replication listener is, from the metadata. */
   addressOf: (nodeId: number) => { host: string; port: number } | null;
   alterPartition: (request: AlterPartitionRequest) => Promise<CommandOutcome>;
+  /** Registered and not fenced: only such brokers may join an ISR. */
+  isLiveBroker: (nodeId: number) => boolean;
   /** Milliseconds on a monotonic clock. */
   nowMs: () => number;
   metrics: MetricsRegistry;
@@ -283,6 +285,10 @@ export class ReplicaManager {
       },
       appendReplicated: (records) => this.appendReplicated(replica, records),
       truncateForDivergence: (epoch, endOffset) => this.truncateForDivergence(replica, epoch, endOffset),
+      restartAt: (logStartOffset) => {
+        replica.restartAt(logStartOffset);
+        replica.producers = new PartitionProducerState();
+      },
       setLeaderHighWatermark: (highWatermark) => {
         const next = Math.min(highWatermark, replica.log.logEndOffset);
         if (next > replica.log.highWatermark) replica.log.highWatermark = next;
@@ -324,9 +330,8 @@ export class ReplicaManager {
     const partitionLog = replica.log;
     const diverged = divergence(replica.epochCache, partitionLog.logEndOffset, frame.lastEpoch, frame.fetchOffset);
     if (diverged !== null) return { kind: "diverging", ...diverged };
-    if (frame.fetchOffset < partitionLog.logStartOffset || frame.fetchOffset > partitionLog.logEndOffset) {
-      return { kind: "refused", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    }
+    if (frame.fetchOffset < partitionLog.logStartOffset) return { kind: "start-at", logStartOffset: partitionLog.logStartOffset };
+    if (frame.fetchOffset > partitionLog.logEndOffset) return { kind: "refused", errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
     return { kind: "stream", partition: replica };
   }
 
@@ -371,7 +376,7 @@ export class ReplicaManager {
 
   private maybeAlterIsr(replica: LocalReplica, nowMs: number): void {
     const tracker = replica.tracker!;
-    const proposal = tracker.planIsrChange(replica.log.logEndOffset, replica.log.highWatermark, nowMs);
+    const proposal = tracker.planIsrChange(replica.log.logEndOffset, replica.log.highWatermark, nowMs, this.settings?.isLiveBroker ?? (() => true));
     if (proposal === null || this.settings === null) return;
     this.proposeIsr(replica, tracker, proposal);
   }

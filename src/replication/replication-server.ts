@@ -5,7 +5,7 @@ import { ErrorCode } from "../protocol/error-codes.ts";
 import { batchSizeAt, lastOffsetOf } from "../protocol/record-batch.ts";
 import type { PartitionLog } from "../wal/partition-log.ts";
 import { SocketWriter } from "./socket-writer.ts";
-import { FrameType, decodeFrame, encodeBatchesHeader, encodeDiverging, encodeEnded, encodeHighWatermark, type ReplicationFrame } from "./wire.ts";
+import { FrameType, decodeFrame, encodeBatchesHeader, encodeDiverging, encodeEnded, encodeHighWatermark, encodeStartAt, type ReplicationFrame } from "./wire.ts";
 
 const log = logger("replication-server");
 
@@ -18,6 +18,7 @@ export interface LeaderPartition {
 export type SubscribeAnswer =
   | { kind: "stream"; partition: LeaderPartition }
   | { kind: "diverging"; epoch: number; endOffset: number }
+  | { kind: "start-at"; logStartOffset: number }
   | { kind: "refused"; errorCode: number };
 
 /** The replica manager's side of the protocol. */
@@ -144,6 +145,10 @@ export class ReplicationServer {
     }
     if (answer.kind === "diverging") {
       writer.write([encodeDiverging(frame.streamId, answer.epoch, answer.endOffset)]);
+      return;
+    }
+    if (answer.kind === "start-at") {
+      writer.write([encodeStartAt(frame.streamId, answer.logStartOffset)]);
       return;
     }
     const stream: Stream = {

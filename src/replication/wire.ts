@@ -11,6 +11,7 @@
  *                       HWM        streamId:int32 highWatermark:int64
  *                       DIVERGING  streamId:int32 epoch:int32 endOffset:int64   (truncate, then subscribe again)
  *                       ENDED      streamId:int32 errorCode:int16               (stream refused or closed)
+ *                       START_AT   streamId:int32 logStartOffset:int64    (the offsets the follower lacks are gone: restart there)
  *
  * After SUBSCRIBE the leader checks the follower's last epoch against its leader epoch cache (Kafka's
  * OffsetForLeaderEpoch, folded into the subscription as in KIP-320) and either answers DIVERGING or pushes
@@ -25,6 +26,7 @@ export const FrameType = {
   HWM: 11,
   DIVERGING: 12,
   ENDED: 13,
+  START_AT: 14,
 } as const;
 
 export type ReplicationFrame =
@@ -35,7 +37,8 @@ export type ReplicationFrame =
   | { type: typeof FrameType.BATCHES; streamId: number; highWatermark: number; records: Uint8Array }
   | { type: typeof FrameType.HWM; streamId: number; highWatermark: number }
   | { type: typeof FrameType.DIVERGING; streamId: number; epoch: number; endOffset: number }
-  | { type: typeof FrameType.ENDED; streamId: number; errorCode: number };
+  | { type: typeof FrameType.ENDED; streamId: number; errorCode: number }
+  | { type: typeof FrameType.START_AT; streamId: number; logStartOffset: number };
 
 export class ReplicationProtocolError extends Error {}
 
@@ -128,6 +131,13 @@ export function encodeEnded(streamId: number, errorCode: number): Uint8Array {
   return bytes;
 }
 
+export function encodeStartAt(streamId: number, logStartOffset: number): Uint8Array {
+  const { bytes, view } = frame(FrameType.START_AT, 12);
+  view.setInt32(5, streamId);
+  setInt64(view, 9, logStartOffset);
+  return bytes;
+}
+
 /** Decodes one frame body (the size prefix already removed). Records of BATCHES are a view of `body`. */
 export function decodeFrame(body: Uint8Array): ReplicationFrame {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -168,6 +178,9 @@ export function decodeFrame(body: Uint8Array): ReplicationFrame {
     case FrameType.ENDED:
       need(7);
       return { type, streamId: view.getInt32(1), errorCode: view.getInt16(5) };
+    case FrameType.START_AT:
+      need(13);
+      return { type, streamId: view.getInt32(1), logStartOffset: getInt64(view, 5) };
     default:
       throw new ReplicationProtocolError(`unknown frame type ${type}`);
   }

@@ -325,6 +325,22 @@ export class PartitionLog implements FlushParticipant {
     this.flusher.appended(this);
   }
 
+  /**
+   * Empties the log and starts it again at `offset`: a follower whose leader no longer holds the offsets this
+   * log lacks (retention removed them) continues from the leader's log start.
+   */
+  restartAt(offset: number): void {
+    assert(!this.closed, "restart of a closed log");
+    assert(Number.isSafeInteger(offset) && offset >= 0, `restart offset ${offset}`);
+    while (this.segments.length > 0) this.dropSegment(this.segments.length - 1);
+    this.createSegment(offset, this.config.segmentBytes);
+    this.setLogStartOffset(offset);
+    this.highWatermark = offset;
+    this.flushedOffset = offset;
+    this.writeRecoveryPoint(offset);
+    this.flusher.appended(this);
+  }
+
   /** Advances the log start offset (DeleteRecords); whole segments below it go at the next retention pass. */
   deleteRecordsBefore(offset: number): void {
     assert(offset <= this.highWatermark, `delete records up to ${offset} beyond high watermark ${this.highWatermark}`);

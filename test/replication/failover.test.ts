@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { KafkaError } from "../../src/client/connection.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { ErrorCode } from "../../src/protocol/error-codes.ts";
+import { ApiKey } from "../../src/protocol/generated/index.ts";
+import { RawClient } from "../helpers/raw-client.ts";
 import { startCluster, type ClusterProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -135,3 +137,29 @@ test("kill -9 of every node under load, then a restart: nothing acknowledged is 
   console.log(`restart: all nodes killed after ${ackedBeforeKill} acks and restarted`);
   await expectExactlyOnce(topic, run);
 }, 300_000);
+
+test("a follower that fell behind the leader's log start restarts its log there and rejoins the ISR", async () => {
+  const topic = `${TOPIC}-behind`;
+  await createTopic(runningNodes(cluster)[0]!, topic, 1, 3);
+  const [leader] = await agreedLeaders(cluster, topic, 1);
+  await waitFor(async () => (await kcatPartitions(cluster.node(leader!), topic))[0]?.isrs.length === 3, "a full ISR");
+  // Not the controller: this test is about the follower's log, not about controller failover.
+  const { controllerId } = (await (await fetch(`http://127.0.0.1:${cluster.node(leader!).httpPort}/api/cluster`)).json()) as { controllerId: number };
+  const follower = [1, 2, 3].find((id) => id !== leader && id !== controllerId)!;
+  cluster.node(follower).process.kill("SIGKILL");
+  await cluster.node(follower).process.exited;
+  await waitFor(async () => (await kcatPartitions(cluster.node(leader!), topic))[0]?.isrs.length === 2, "the dead follower to leave the ISR", 30_000, 200);
+  const producer = await Producer.connect(cluster.node(leader!).bootstrap, { acks: -1 });
+  await Promise.all(Array.from({ length: 100 }, (_, i) => producer.send({ topic, partition: 0, value: new TextEncoder().encode(`early-${i}`) })));
+  // The leader drops everything the dead follower lacks.
+  const raw = await RawClient.connect(cluster.node(leader!).kafkaPort);
+  const deleted = await raw.request(ApiKey.DeleteRecords, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: 100 }] }], timeoutMs: 5000 });
+  raw.close();
+  expect(deleted.topics[0].partitions[0].lowWatermark).toBe(100);
+  await Promise.all(Array.from({ length: 10 }, (_, i) => producer.send({ topic, partition: 0, value: new TextEncoder().encode(`late-${i}`) })));
+  await producer.close();
+
+  await cluster.restart(follower);
+  await waitFor(() => cluster.node(follower).output().includes("restarting the log there"), "the follower to restart its log at the leader's log start", 30_000);
+  await waitFor(async () => (await kcatPartitions(cluster.node(leader!), topic))[0]?.isrs.length === 3, "the follower to rejoin the ISR", 60_000, 200);
+}, 120_000);

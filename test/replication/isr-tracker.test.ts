@@ -107,3 +107,11 @@ describe("ISR tracker", () => {
     expect(() => tracker({ leaderId: 7 })).toThrow(/invariant/);
   });
 });
+
+test("a fenced broker is not proposed for the ISR however in sync its last report was", () => {
+  const t = tracker({ isr: [1, 2] });
+  t.onFollowerReport(2, 0, 0, 1_000);
+  t.onFollowerReport(3, 0, 0, 1_000);
+  expect(t.planIsrChange(0, 0, 1_000, (id) => id !== 3)).toBeNull();
+  expect(t.planIsrChange(0, 0, 1_000, () => true)?.isr).toEqual([1, 2, 3]);
+});

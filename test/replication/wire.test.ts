@@ -12,6 +12,7 @@ import {
   encodeEnded,
   encodeHello,
   encodeHighWatermark,
+  encodeStartAt,
   encodeSubscribe,
   encodeUnsubscribe,
 } from "../../src/replication/wire.ts";
@@ -32,6 +33,7 @@ describe("replication wire format", () => {
     expect(roundTrip(encodeHighWatermark(7, 55))).toEqual({ type: FrameType.HWM, streamId: 7, highWatermark: 55 });
     expect(roundTrip(encodeDiverging(7, -1, 40))).toEqual({ type: FrameType.DIVERGING, streamId: 7, epoch: -1, endOffset: 40 });
     expect(roundTrip(encodeEnded(7, 74))).toEqual({ type: FrameType.ENDED, streamId: 7, errorCode: 74 });
+    expect(roundTrip(encodeStartAt(7, 4096))).toEqual({ type: FrameType.START_AT, streamId: 7, logStartOffset: 4096 });
   });
 
   test("a BATCHES frame is a header followed by the stored bytes, split anywhere on the wire", () => {

@@ -231,3 +231,26 @@ describe("replicated appends", () => {
     expect(follower.logEndOffset).toBe(leader.logEndOffset);
   });
 });
+
+describe("restart at an offset", () => {
+  test("a follower's log empties and continues at its leader's log start, across a reopen", async () => {
+    const dir = tempDir("plog-restart");
+    const manager = await openManager({ segmentBytes: 2048 }, dir);
+    const log = manager.create("restarted", 0);
+    fill(log, 10);
+    log.restartAt(500);
+    expect(log.logStartOffset).toBe(500);
+    expect(log.logEndOffset).toBe(500);
+    expect(log.read(0, 1 << 20)).toEqual({ outOfRange: true });
+    const batch = seededBatch(1, 2, 10, NOW_MS);
+    const view = new DataView(batch.buffer, batch.byteOffset);
+    view.setBigInt64(0, 500n);
+    await log.appendReplicated(batch).durable;
+    expect(log.logEndOffset).toBe(502);
+    await manager.close();
+    managers.splice(managers.indexOf(manager), 1);
+    const reopened = (await openManager({ segmentBytes: 2048 }, dir)).get("restarted", 0)!;
+    expect(reopened.logStartOffset).toBe(500);
+    expect(reopened.logEndOffset).toBe(502);
+  });
+});
