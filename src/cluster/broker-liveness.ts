@@ -18,8 +18,16 @@ export class BrokerLiveness {
   private readonly lastSeenMs = new Map<number, { brokerEpoch: number; atMs: number }>();
   /** Fence commands in flight, by node id, so one expiry is proposed once. */
   private readonly fencing = new Map<number, number>();
+  private lastCheckMs: number | null = null;
 
-  constructor(private readonly sessionTimeoutMs: number) {}
+  /**
+   * @param pauseThresholdMs a gap between expiry checks longer than this is taken for a pause of this process
+   *   (SIGSTOP, a stalled host), after which every session restarts instead of expiring at once.
+   */
+  constructor(
+    private readonly sessionTimeoutMs: number,
+    private readonly pauseThresholdMs = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** A registration or heartbeat of `brokerEpoch` applied at `nowMs`. */
   heard(nodeId: number, brokerEpoch: number, nowMs: number): void {
@@ -36,6 +44,12 @@ export class BrokerLiveness {
 
   /** Unfenced brokers silent for longer than the session timeout, not already being fenced. */
   expired(brokers: readonly TrackedBroker[], nowMs: number): Expired[] {
+    // A long gap between checks means this process was paused (SIGSTOP, a stalled host): the heartbeats that
+    // arrived meanwhile are still queued, so silence measured across the gap says nothing about the brokers.
+    if (this.lastCheckMs !== null && nowMs - this.lastCheckMs > this.pauseThresholdMs) {
+      for (const [nodeId, seen] of this.lastSeenMs) this.lastSeenMs.set(nodeId, { brokerEpoch: seen.brokerEpoch, atMs: nowMs });
+    }
+    this.lastCheckMs = nowMs;
     const result: Expired[] = [];
     for (const broker of brokers) {
       if (broker.fenced || this.fencing.get(broker.nodeId) === broker.brokerEpoch) continue;

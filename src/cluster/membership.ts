@@ -34,7 +34,7 @@ export class ClusterMembership {
     private readonly controller: Controller,
     private readonly options: MembershipOptions,
   ) {
-    this.liveness = new BrokerLiveness(options.sessionTimeoutMs);
+    this.liveness = new BrokerLiveness(options.sessionTimeoutMs, options.sessionTimeoutMs / 2);
     metadata.onApply((change) => {
       if (change.type === "broker" && !change.broker.fenced) this.liveness.heard(change.broker.nodeId, change.brokerEpoch, options.nowMs());
       else if (change.type === "broker-heartbeat") this.liveness.heard(change.nodeId, change.brokerEpoch, options.nowMs());

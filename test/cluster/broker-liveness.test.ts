@@ -31,3 +31,17 @@ test("a broker registered before this node heard from it starts its session when
   expect(liveness.expired([broker(3, 7)], 100)).toEqual([]);
   expect(liveness.expired([broker(3, 7)], 1_101)).toEqual([{ nodeId: 3, brokerEpoch: 7 }]);
 });
+
+test("a controller that was paused restarts every session instead of fencing everyone at once", () => {
+  const liveness = new BrokerLiveness(9_000, 1_000);
+  const brokers = [broker(1, 10), broker(2, 11)];
+  liveness.heard(1, 10, 0);
+  liveness.heard(2, 11, 0);
+  expect(liveness.expired(brokers, 500)).toEqual([]);
+  // Stopped for 30 s: the heartbeats sent meanwhile are still unread.
+  expect(liveness.expired(brokers, 30_500)).toEqual([]);
+  expect(liveness.expired(brokers, 31_000)).toEqual([]);
+  liveness.heard(1, 10, 31_000);
+  for (let t = 31_500; t <= 39_500; t += 500) expect(liveness.expired(brokers, t)).toEqual([]);
+  expect(liveness.expired(brokers, 40_000)).toEqual([{ nodeId: 2, brokerEpoch: 11 }]);
+});
