@@ -8,6 +8,8 @@ import { waitFor } from "./wait.ts";
 /** A bare Kafka connection for tests: sends raw bytes or encoded requests, collects response frames. */
 export class RawClient {
   private readonly frames: Uint8Array[] = [];
+  /** Bytes the socket has not taken yet; socket.write may take only part of a buffer. */
+  private readonly unsent: Uint8Array[] = [];
   private readonly decoder = new FrameDecoder(1 << 30);
   private nextCorrelationId = 1;
   closed = false;
@@ -21,6 +23,7 @@ export class RawClient {
       port,
       socket: {
         data: (_s, chunk) => client.frames.push(...client.decoder.push(chunk)),
+        drain: () => client.flush(),
         close: () => {
           client.closed = true;
         },
@@ -37,7 +40,21 @@ export class RawClient {
   }
 
   writeRaw(bytes: Uint8Array): void {
-    this.socket.write(bytes);
+    this.unsent.push(bytes);
+    this.flush();
+  }
+
+  private flush(): void {
+    while (this.unsent.length > 0) {
+      const head = this.unsent[0]!;
+      const written = this.socket.write(head);
+      if (written < 0) return;
+      if (written < head.byteLength) {
+        this.unsent[0] = head.subarray(written);
+        return;
+      }
+      this.unsent.shift();
+    }
   }
 
   /** Encodes a request with the right header version and sends it; returns its correlation id. */
@@ -56,7 +73,7 @@ export class RawClient {
     const frame = new Uint8Array(4 + bytes.length);
     new DataView(frame.buffer).setInt32(0, bytes.length);
     frame.set(bytes, 4);
-    this.socket.write(frame);
+    this.writeRaw(frame);
     return correlationId;
   }
 
