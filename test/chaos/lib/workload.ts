@@ -1,0 +1,117 @@
+/**
+ * The chaos workload: idempotent acks=all producers and manually assigned consumers (confluent-kafka, in
+ * test/chaos/py) run as child processes; every line they print becomes a history event. A producer that dies
+ * (a fatal idempotence error, a crash) is replaced by a fresh one under a new name, so its values stay unique.
+ */
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { DEBIAN_PYTHON } from "../../helpers/run-process.ts";
+import { parseEventLine, type HistoryEvent } from "./history.ts";
+
+const PY = join(import.meta.dir, "../py");
+const PRODUCER_FLUSH_S = 30;
+const CLIENT_STOP_TIMEOUT_MS = (PRODUCER_FLUSH_S + 15) * 1000;
+
+export interface WorkloadOptions {
+  bootstrap: string;
+  topic: string;
+  partitions: number;
+  producers: number;
+  consumers: number;
+  ratePerProducerPerS: number;
+}
+
+interface Client {
+  name: string;
+  role: "producer" | "consumer";
+  slot: number;
+  child: Subprocess;
+  done: Promise<void>;
+}
+
+export class Workload {
+  readonly history: HistoryEvent[] = [];
+  /** Client restarts and their stderr tails, for the report. */
+  readonly notes: string[] = [];
+  private readonly clients = new Set<Client>();
+  private readonly generation = new Map<string, number>();
+  private stopping = false;
+  private readonly startedMs = performance.now();
+
+  constructor(private readonly options: WorkloadOptions) {}
+
+  start(): void {
+    for (let i = 1; i <= this.options.producers; i++) this.spawn("producer", i);
+    for (let i = 1; i <= this.options.consumers; i++) this.spawn("consumer", i);
+  }
+
+  acknowledged(): number {
+    let count = 0;
+    for (const event of this.history) if (event.kind === "ack") count++;
+    return count;
+  }
+
+  /** Stops producers first (they flush what they hold), then consumers; SIGKILL after a bound. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const role of ["producer", "consumer"] as const) {
+      const stopping = [...this.clients].filter((c) => c.role === role);
+      for (const client of stopping) client.child.kill("SIGTERM");
+      const timer = setTimeout(() => stopping.forEach((c) => c.child.kill("SIGKILL")), CLIENT_STOP_TIMEOUT_MS);
+      await Promise.all(stopping.map((c) => c.done));
+      clearTimeout(timer);
+    }
+  }
+
+  /** Process ids of running clients, for a synchronous exit hook. */
+  pids(): number[] {
+    return [...this.clients].filter((c) => c.child.exitCode === null).map((c) => c.child.pid);
+  }
+
+  private spawn(role: "producer" | "consumer", slot: number): void {
+    const key = `${role[0]}${slot}`;
+    const generation = (this.generation.get(key) ?? 0) + 1;
+    this.generation.set(key, generation);
+    const name = `${key}g${generation}`;
+    const { bootstrap, topic, partitions, ratePerProducerPerS } = this.options;
+    const cmd =
+      role === "producer"
+        ? [DEBIAN_PYTHON, join(PY, "producer.py"), bootstrap, topic, name, String(ratePerProducerPerS), String(PRODUCER_FLUSH_S)]
+        : [DEBIAN_PYTHON, join(PY, "consumer.py"), bootstrap, topic, String(partitions)];
+    const child = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
+    let stderrTail = "";
+    const readStdout = this.collect(child.stdout as ReadableStream<Uint8Array>, name);
+    const readStderr = (async () => {
+      for await (const chunk of child.stderr as ReadableStream<Uint8Array>) stderrTail = (stderrTail + new TextDecoder().decode(chunk)).slice(-2_000);
+    })();
+    const client: Client = {
+      name,
+      role,
+      slot,
+      child,
+      done: (async () => {
+        await Promise.all([child.exited, readStdout, readStderr]);
+        this.clients.delete(client);
+        if (this.stopping) return;
+        this.notes.push(`${name} exited with ${child.exitCode ?? child.signalCode} and was replaced; stderr tail: ${stderrTail.trim().split("\n").slice(-3).join(" | ")}`);
+        this.spawn(role, slot);
+      })(),
+    };
+    this.clients.add(client);
+  }
+
+  private async collect(stream: ReadableStream<Uint8Array>, process: string): Promise<void> {
+    const decoder = new TextDecoder();
+    let partial = "";
+    for await (const chunk of stream) {
+      partial += decoder.decode(chunk, { stream: true });
+      const lines = partial.split("\n");
+      partial = lines.pop()!;
+      const atMs = performance.now() - this.startedMs;
+      for (const line of lines) {
+        const event = parseEventLine(line, process, atMs);
+        if (event) this.history.push(event);
+      }
+    }
+  }
+}
