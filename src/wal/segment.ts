@@ -1,7 +1,7 @@
 /**
- * One segment: a pre-sized file mapped shared and read-write, appended to by copying whole batches into the
- * mapping, with its sparse offset and time indexes. The mapping reserves the segment's full capacity of
- * address space up front while the file grows under it, so growing never remaps and views never move.
+ * One segment: a pre-sized file appended to with pwrite and mapped shared for reads, with its sparse offset
+ * and time indexes. The mapping reserves the segment's full capacity of address space up front while the
+ * file grows under it, so growing never remaps and views never move.
  */
 import * as fs from "node:fs";
 import { crc32c } from "../lib/crc32c.ts";
@@ -40,14 +40,6 @@ export const PREALLOCATE_BYTES = 64 * 1024 * 1024;
  */
 const MIN_ALLOCATE_AHEAD_BYTES = 1024 * 1024;
 const MAX_ALLOCATE_AHEAD_BYTES = 16 * 1024 * 1024;
-
-/**
- * Batches at least this big are copied with pwrite instead of memcpy into the mapping. The page cache is the
- * same either way, so readers of the mapping see the bytes at once; but a store into a fresh mapped page costs
- * a page fault per 4 KiB, while write() fills the cache in bulk. Measured here with fdatasync included:
- * memcpy wins below ~4 KiB (no syscall), write() is 2.5-4x faster from 16 KiB.
- */
-export const WRITE_SYSCALL_MIN_BYTES = 16 * 1024;
 
 const log = logger("segment");
 let allocationUnsupportedLogged = false;
@@ -165,8 +157,7 @@ export class Segment {
     assert(size >= BATCH_HEADER_BYTES && size <= this.remainingBytes, `batch of ${size} bytes, ${this.remainingBytes} left`);
     this.ensureFileBytes(this.sizeBytes + size);
     this.ensureAllocated(this.sizeBytes + size);
-    if (size >= WRITE_SYSCALL_MIN_BYTES) this.writeThroughFd(source, position, size);
-    else this.bytes.set(source.subarray(position, position + size), this.sizeBytes);
+    this.writeThroughFd(source, position, size);
     this.indexBatch(this.sizeBytes, size, baseOffset, lastOffset, maxTimestampMs);
     this.sizeBytes += size;
     this.nextOffset = lastOffset + 1;
@@ -298,6 +289,13 @@ export class Segment {
     this.fileBytes = target;
   }
 
+  /**
+   * Batches are written with pwrite, never stored through the mapping. The page cache is the same either way,
+   * so readers of the mapping see the bytes at once; but a store into a fresh mapped page costs a page fault per
+   * 4 KiB and leaves the page to be found dirty through the mapping, while write() fills the cache directly.
+   * Measured end to end (librdkafka, 100 B, one at a time, acks=all): p50 0.47-0.72 ms with pwrite vs 0.74-0.96
+   * ms with memcpy in the same run; from 16 KiB write() was already 2.5-4x faster.
+   */
   private writeThroughFd(source: Uint8Array, position: number, size: number): void {
     let written = 0;
     // Bounded: each pass writes at least one byte or throws.
