@@ -54,6 +54,8 @@ export class Broker {
     this.membership = new ClusterMembership(metadata, controller, {
       heartbeatIntervalMs: config.brokerHeartbeatIntervalMs,
       sessionTimeoutMs: config.brokerSessionTimeoutMs,
+      autoLeaderRebalance: config.autoLeaderRebalance,
+      leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalMs,
       nowMs: () => performance.now(),
     });
     this.defaults = brokerTopicDefaults(config);

@@ -1,5 +1,5 @@
 import { logger } from "../lib/logger.ts";
-import type { Controller } from "../metadata/controller.ts";
+import { planPreferredRebalance, type Controller } from "../metadata/controller.ts";
 import type { RaftMetadataLog } from "../metadata/metadata-log.ts";
 import type { BrokerRegistration } from "../metadata/records.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
@@ -9,16 +9,24 @@ const log = logger("membership");
 
 const MAX_HEARTBEATS_IN_FLIGHT = 4;
 
+/** Kafka's leader.imbalance.per.broker.percentage default: a broker is rebalanced above this share of misled partitions. */
+const LEADER_IMBALANCE_PER_BROKER_PERCENT = 10;
+
 export interface MembershipOptions {
   heartbeatIntervalMs: number;
   sessionTimeoutMs: number;
+  /** Whether the controller hands leadership back to preferred replicas (auto.leader.rebalance.enable). */
+  autoLeaderRebalance: boolean;
+  /** How often the controller checks for leadership imbalance (leader.imbalance.check.interval.seconds). */
+  leaderImbalanceCheckIntervalMs: number;
   /** Milliseconds on a monotonic clock. */
   nowMs: () => number;
 }
 
 /**
  * This broker's membership in the cluster: it registers, heartbeats through the metadata log, and, while its
- * node is the Raft leader (the controller), fences brokers whose session expired.
+ * node is the Raft leader (the controller), fences brokers whose session expired and moves leadership back
+ * to preferred replicas once they are in sync again.
  */
 export class ClusterMembership {
   private readonly liveness: BrokerLiveness;
@@ -26,6 +34,8 @@ export class ClusterMembership {
   private wasLeader = false;
   private heartbeatsInFlight = 0;
   private lastHeartbeatMs = Number.NEGATIVE_INFINITY;
+  private lastImbalanceCheckMs = Number.NEGATIVE_INFINITY;
+  private rebalanceInFlight = false;
   private timer: Timer | undefined;
   private stopped = false;
 
@@ -73,6 +83,8 @@ export class ClusterMembership {
     if (isLeader && !this.wasLeader) {
       log.info("became the controller", { nodeId });
       this.liveness.takeOver(this.trackedBrokers(), nowMs);
+      // A new controller waits a full interval before its first check, as Kafka's does.
+      this.lastImbalanceCheckMs = nowMs;
     }
     this.wasLeader = isLeader;
     if (!isLeader) return;
@@ -84,6 +96,27 @@ export class ClusterMembership {
         .catch((error) => log.warn("fencing failed; will retry", { nodeId: expiredId, error: String(error) }))
         .finally(() => this.liveness.fencingFinished(expiredId));
     }
+    if (this.options.autoLeaderRebalance && !this.rebalanceInFlight && nowMs - this.lastImbalanceCheckMs >= this.options.leaderImbalanceCheckIntervalMs) {
+      this.lastImbalanceCheckMs = nowMs;
+      this.rebalance();
+    }
+  }
+
+  private rebalance(): void {
+    const planned = planPreferredRebalance(this.metadata.state, LEADER_IMBALANCE_PER_BROKER_PERCENT);
+    if (planned.length === 0) return;
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of planned) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    log.info("leadership imbalanced: electing preferred leaders", { partitions: planned.length });
+    this.rebalanceInFlight = true;
+    this.controller
+      .electLeaders("preferred", [...byTopic].map(([topic, partitions]) => ({ topic, partitions })))
+      .then((results) => {
+        const failed = results.flatMap((t) => t.partitions.filter((p) => p.errorCode !== ErrorCode.NONE).map((p) => ({ topic: t.topic, ...p })));
+        if (failed.length > 0) log.debug("some preferred elections did not apply", { failed });
+      })
+      .catch((error) => log.warn("preferred leader election failed; will retry", { error: String(error) }))
+      .finally(() => (this.rebalanceInFlight = false));
   }
 
   private trackedBrokers(): TrackedBroker[] {

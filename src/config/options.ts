@@ -48,6 +48,8 @@ export interface BrokerConfig {
   replicationPort: number;
   replicaLagTimeMaxMs: number;
   minInsyncReplicas: number;
+  autoLeaderRebalance: boolean;
+  leaderImbalanceCheckIntervalMs: number;
 }
 
 const INT32_MAX = 2_147_483_647;
@@ -157,6 +159,20 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: "A follower that has not caught up for this long leaves the ISR (replica.lag.time.max.ms).",
   },
   { key: "minInsyncReplicas", type: "int", defaultValue: 1, min: 1, max: INT32_MAX, help: "Default min.insync.replicas: acks=all writes need this many in-sync replicas." },
+  {
+    key: "autoLeaderRebalance",
+    type: "bool",
+    defaultValue: true,
+    help: "The controller moves leadership back to preferred replicas once they are in sync (auto.leader.rebalance.enable).",
+  },
+  {
+    key: "leaderImbalanceCheckIntervalMs",
+    type: "int",
+    defaultValue: 300_000,
+    min: 10,
+    max: INT32_MAX,
+    help: "How often the controller checks for leadership imbalance (leader.imbalance.check.interval.seconds, in ms).",
+  },
 ];
 
 export function flagName(key: string): string {

@@ -2,7 +2,7 @@ import { ErrorCode } from "../protocol/error-codes.ts";
 import { RaftProposalError } from "../raft/node.ts";
 import { assignReplicas, newPartition } from "./assignment.ts";
 import type { MetadataLog } from "./metadata-log.ts";
-import type { BrokerRegistration, CommandOutcome, MetadataCommand, Placement, TopicRecord } from "./records.ts";
+import type { BrokerRegistration, CommandOutcome, LeaderElection, MetadataCommand, Placement, TopicRecord } from "./records.ts";
 import type { MetadataState } from "./state.ts";
 import { topicConfigSpec, validateTopicConfig } from "./topic-configs.ts";
 
@@ -247,6 +247,63 @@ export function planPartitionCreation(state: MetadataState, request: PartitionCr
   return { command: { type: "create-partitions", name: topic.name, firstPartition: current, placement } };
 }
 
+export interface PartitionElectionResult {
+  partition: number;
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+export interface TopicElectionResult {
+  topic: string;
+  partitions: PartitionElectionResult[];
+}
+
+/**
+ * Plans one partition's election against this node's view: the command, or the answer without a proposal.
+ * The state machine makes the same checks again at apply time.
+ */
+export function planElection(state: MetadataState, topic: string, partition: number, election: LeaderElection): Plan {
+  const p = state.topic(topic)?.partitions[partition];
+  if (!p) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `${topic}-${partition} does not exist` };
+  if (election === "preferred") {
+    const preferred = p.replicas[0]!;
+    if (p.leader === preferred) return { errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: `broker ${preferred} already leads ${topic}-${partition}` };
+    if (!p.isr.includes(preferred) || state.broker(preferred)?.fenced !== false) {
+      return { errorCode: ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, errorMessage: `preferred replica ${preferred} of ${topic}-${partition} is not a live ISR member` };
+    }
+  } else if (p.leader !== -1) {
+    return { errorCode: ErrorCode.ELECTION_NOT_NEEDED, errorMessage: `${topic}-${partition} has leader ${p.leader}` };
+  }
+  return { command: { type: "elect-leader", topic, partition, election } };
+}
+
+/**
+ * Kafka's auto leader rebalance check: the partitions to hand back to their preferred replica. A broker's
+ * imbalance is the share of the partitions it prefers that another broker leads; only brokers above
+ * `imbalancePercent` are rebalanced, and only partitions whose preferred replica is live and in the ISR.
+ */
+export function planPreferredRebalance(state: MetadataState, imbalancePercent: number): { topic: string; partition: number }[] {
+  const preferredCount = new Map<number, number>();
+  const notLeading = new Map<number, { topic: string; partition: number; eligible: boolean }[]>();
+  for (const topic of state.topics()) {
+    for (const p of topic.partitions) {
+      const preferred = p.replicas[0]!;
+      preferredCount.set(preferred, (preferredCount.get(preferred) ?? 0) + 1);
+      if (p.leader === preferred) continue;
+      const eligible = p.isr.includes(preferred) && state.broker(preferred)?.fenced === false;
+      const list = notLeading.get(preferred) ?? [];
+      list.push({ topic: topic.name, partition: p.partition, eligible });
+      notLeading.set(preferred, list);
+    }
+  }
+  const planned: { topic: string; partition: number }[] = [];
+  for (const [brokerId, partitions] of notLeading) {
+    if ((partitions.length * 100) / preferredCount.get(brokerId)! <= imbalancePercent) continue;
+    for (const { topic, partition, eligible } of partitions) if (eligible) planned.push({ topic, partition });
+  }
+  return planned;
+}
+
 /** The outcome every command of a proposal gets when the proposal itself failed. */
 function failedProposal(commands: readonly MetadataCommand[], error: unknown): CommandOutcome[] {
   if (!(error instanceof RaftProposalError)) throw error;
@@ -408,6 +465,40 @@ export class Controller {
       if (outcome.errorCode !== ErrorCode.NONE) Object.assign(results[proposedAt[i]!]!, { errorCode: outcome.errorCode, errorMessage: errorMessageOf(outcome) });
     });
     return results;
+  }
+
+  /**
+   * Elects leaders for the named partitions, or for every partition when `targets` is null; then, as Kafka
+   * does, partitions that needed no election are left out of the answer.
+   */
+  async electLeaders(election: LeaderElection, targets: readonly { topic: string; partitions: readonly number[] }[] | null): Promise<TopicElectionResult[]> {
+    const every = targets === null;
+    const wanted = targets ?? [...this.state.topics()].map((t) => ({ topic: t.name, partitions: t.partitions.map((p) => p.partition) }));
+    const results: TopicElectionResult[] = [];
+    const commands: MetadataCommand[] = [];
+    const proposedFor: PartitionElectionResult[] = [];
+    for (const { topic, partitions } of wanted) {
+      const topicResult: TopicElectionResult = { topic, partitions: [] };
+      results.push(topicResult);
+      for (const partition of partitions) {
+        const plan = planElection(this.state, topic, partition, election);
+        const result: PartitionElectionResult = { partition, errorCode: ErrorCode.NONE, errorMessage: null };
+        if ("errorCode" in plan) Object.assign(result, { errorCode: plan.errorCode, errorMessage: plan.errorMessage });
+        else {
+          commands.push(plan.command!);
+          proposedFor.push(result);
+        }
+        topicResult.partitions.push(result);
+      }
+    }
+    const outcomes = await this.propose(commands);
+    outcomes.forEach((outcome, i) => {
+      if (outcome.errorCode !== ErrorCode.NONE) Object.assign(proposedFor[i]!, { errorCode: outcome.errorCode, errorMessage: errorMessageOf(outcome) });
+    });
+    if (!every) return results;
+    return results
+      .map((t) => ({ topic: t.topic, partitions: t.partitions.filter((p) => p.errorCode !== ErrorCode.ELECTION_NOT_NEEDED) }))
+      .filter((t) => t.partitions.length > 0);
   }
 
   /** Registers (or re-registers after a restart) a broker's listener; resolves with its new broker epoch. */

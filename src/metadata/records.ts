@@ -67,7 +67,14 @@ export type MetadataCommand =
       readonly isr: readonly number[];
       readonly leaderEpoch: number;
       readonly partitionEpoch: number;
-    };
+    }
+  /**
+   * Moves a partition's leadership (Kafka's ElectLeaders): `preferred` to its first replica when that one is
+   * live and in the ISR; `unclean` to any live replica, only for a leaderless partition whose topic allows it.
+   */
+  | { readonly type: "elect-leader"; readonly topic: string; readonly partition: number; readonly election: LeaderElection };
+
+export type LeaderElection = "preferred" | "unclean";
 
 export type MetadataChange =
   | { readonly type: "init-cluster"; readonly clusterId: string }

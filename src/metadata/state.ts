@@ -190,6 +190,8 @@ export class MetadataState implements PartitionLoad {
       }
       case "alter-partition":
         return this.alterPartition(command);
+      case "elect-leader":
+        return this.electLeader(command);
       case "allocate-producer-ids": {
         if (!Number.isSafeInteger(command.count) || command.count <= 0) throw new Error(`producer id block of ${command.count}`);
         const firstProducerId = this.nextProducerId;
@@ -216,6 +218,35 @@ export class MetadataState implements PartitionLoad {
     const joining = command.isr.filter((id) => !p.isr.includes(id));
     if (joining.some((id) => !this.isLive(id))) return rejected(ErrorCode.INELIGIBLE_REPLICA, `replicas ${joining} are not all live`);
     const next: PartitionRecord = { ...p, isr: [...command.isr], partitionEpoch: p.partitionEpoch + 1 };
+    this.replaceTopic(topic, { ...topic, partitions: topic.partitions.map((q) => (q === p ? next : q)) });
+    return { outcome: ACCEPTED, changes: [{ type: "partition-leaders", name: topic.name, partitions: [next] }] };
+  }
+
+  /**
+   * Kafka's ElectLeaders checks, made again at apply time because the proposer's view may be stale. A preferred
+   * election keeps the ISR; an unclean one restarts it at the new leader, whose log becomes the partition's.
+   */
+  private electLeader(command: MetadataCommand & { type: "elect-leader" }): Applied {
+    const topic = this.topicsByName.get(command.topic);
+    const p = topic?.partitions[command.partition];
+    if (!topic || !p) return rejected(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${command.topic}-${command.partition} does not exist`);
+    let next: PartitionRecord;
+    if (command.election === "preferred") {
+      const preferred = p.replicas[0]!;
+      if (p.leader === preferred) return rejected(ErrorCode.ELECTION_NOT_NEEDED, `broker ${preferred} already leads ${topic.name}-${p.partition}`);
+      if (!p.isr.includes(preferred) || !this.isLive(preferred)) {
+        return rejected(ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE, `preferred replica ${preferred} of ${topic.name}-${p.partition} is not a live ISR member`);
+      }
+      next = { ...p, leader: preferred, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+    } else {
+      if (p.leader !== -1) return rejected(ErrorCode.ELECTION_NOT_NEEDED, `${topic.name}-${p.partition} has leader ${p.leader}`);
+      if (topic.configs["unclean.leader.election.enable"] !== "true") {
+        return rejected(ErrorCode.ELECTION_NOT_NEEDED, `unclean.leader.election.enable is false for ${topic.name}`);
+      }
+      const leader = p.replicas.find((id) => this.isLive(id));
+      if (leader === undefined) return rejected(ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE, `no replica of ${topic.name}-${p.partition} is live`);
+      next = { ...p, leader, isr: [leader], leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+    }
     this.replaceTopic(topic, { ...topic, partitions: topic.partitions.map((q) => (q === p ? next : q)) });
     return { outcome: ACCEPTED, changes: [{ type: "partition-leaders", name: topic.name, partitions: [next] }] };
   }
