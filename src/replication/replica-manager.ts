@@ -91,6 +91,8 @@ const HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5_000;
  */
 export class ReplicaManager {
   private readonly replicas = new Map<string, LocalReplica>();
+  /** Partitions assigned here whose log could not be opened (out of file descriptors, disk errors): served as storage errors. */
+  private readonly offline = new Map<string, string>();
   readonly waiters: FetchWaiters;
   private settings: ReplicationSettings | null = null;
   private server: ReplicationServer | null = null;
@@ -173,8 +175,9 @@ export class ReplicaManager {
         if (!topic) return;
         this.openTopic(topic);
         for (const record of change.partitions) {
-          const replica = this.replicas.get(FetchWaiters.key(topic.name, record.partition));
-          if (replica) this.applyPartitionRecord(replica, record);
+          const key = FetchWaiters.key(topic.name, record.partition);
+          const replica = this.replicas.get(key);
+          if (replica) this.guarded(key, topic.name, record.partition, () => this.applyPartitionRecord(replica, record));
         }
         return;
       }
@@ -198,14 +201,32 @@ export class ReplicaManager {
       if (!p.replicas.includes(this.nodeId)) continue;
       const key = FetchWaiters.key(topic.name, p.partition);
       if (this.replicas.has(key)) continue;
-      const partitionLog = this.logs.create(topic.name, p.partition, fromTopicConfigs(configs));
-      const producers = this.loadProducerState(topic.name, p.partition, partitionLog);
-      // A follower role first: applyPartitionRecord below makes the transition the record asks for.
-      const replica = new LocalReplica(topic.name, topic.topicId, p.partition, partitionLog, producers, { ...p, leader: -1 }, configs, this.nodeId);
-      // With one replica what is durable is committed; with more, only what the ISR held before the restart.
-      if (p.replicas.length > 1) replica.restoreHighWatermark();
-      this.replicas.set(key, replica);
-      this.applyPartitionRecord(replica, p);
+      this.guarded(key, topic.name, p.partition, () => {
+        const partitionLog = this.logs.create(topic.name, p.partition, fromTopicConfigs(configs));
+        const producers = this.loadProducerState(topic.name, p.partition, partitionLog);
+        // A follower role first: applyPartitionRecord below makes the transition the record asks for.
+        const replica = new LocalReplica(topic.name, topic.topicId, p.partition, partitionLog, producers, { ...p, leader: -1 }, configs, this.nodeId);
+        // With one replica what is durable is committed; with more, only what the ISR held before the restart.
+        if (p.replicas.length > 1) replica.restoreHighWatermark();
+        this.replicas.set(key, replica);
+        this.applyPartitionRecord(replica, p);
+      });
+    }
+  }
+
+  /**
+   * Runs one partition's part of applying a metadata change. Metadata is applied alike on every node; a local
+   * storage failure (out of file descriptors, a disk error) takes only that partition offline here, never the node.
+   */
+  private guarded(key: string, topic: string, partition: number, work: () => void): void {
+    try {
+      work();
+      this.offline.delete(key);
+    } catch (error) {
+      log.error("partition offline on this broker: its log could not be opened or changed", { topic, partition, error });
+      this.offline.set(key, String(error));
+      const replica = this.replicas.get(key);
+      if (replica) this.closeReplica(key, replica);
     }
   }
 
@@ -410,6 +431,7 @@ export class ReplicaManager {
   }
 
   private deleteTopic(name: string): void {
+    for (const key of this.offline.keys()) if (key.startsWith(`${name}\u0000`)) this.offline.delete(key);
     for (const [key, replica] of this.replicas) {
       if (replica.topic !== name) continue;
       this.closeReplica(key, replica);
@@ -443,8 +465,9 @@ export class ReplicaManager {
   }
 
   lookup(topic: string, partition: number): ReplicaLookup {
-    const replica = this.replicas.get(FetchWaiters.key(topic, partition));
-    if (!replica) return { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    const key = FetchWaiters.key(topic, partition);
+    const replica = this.replicas.get(key);
+    if (!replica) return { ok: false, errorCode: this.offline.has(key) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (!replica.isLeader) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     return { ok: true, replica };
   }
