@@ -16,7 +16,7 @@ export const offsetFetchHandler: ApiHandler<OffsetFetchRequest, OffsetFetchRespo
   async handle(request, ctx) {
     const groups = ctx.broker.groups;
     if (ctx.apiVersion >= 8) {
-      const answers = await Promise.all(request.groups.map((group) => groups.fetchOffsets(group.groupId, group.topics)));
+      const answers = await Promise.all(request.groups.map((group) => groups.fetchOffsets(group.groupId, group.topics, group)));
       return {
         throttleTimeMs: 0,
         groups: request.groups.map((group, i) => ({ groupId: group.groupId, errorCode: answers[i]!.errorCode, topics: toTopics(answers[i]!) })),

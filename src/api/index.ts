@@ -26,6 +26,8 @@ import { incrementalAlterConfigsHandler } from "./44-incremental-alter-configs.t
 import { offsetDeleteHandler } from "./47-offset-delete.ts";
 import { describeClusterHandler } from "./60-describe-cluster.ts";
 import { describeProducersHandler } from "./61-describe-producers.ts";
+import { consumerGroupHeartbeatHandler } from "./68-consumer-group-heartbeat.ts";
+import { consumerGroupDescribeHandler } from "./69-consumer-group-describe.ts";
 import type { ApiHandler } from "./handler.ts";
 
 /** Every Kafka API this broker serves; ApiVersions advertises exactly these. */
@@ -58,4 +60,6 @@ export const HANDLERS: readonly ApiHandler[] = [
   offsetDeleteHandler,
   describeClusterHandler,
   describeProducersHandler,
+  consumerGroupHeartbeatHandler,
+  consumerGroupDescribeHandler,
 ];

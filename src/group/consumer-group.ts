@@ -223,14 +223,12 @@ export class ConsumerGroupCoordinator {
    * OffsetCommit against a consumer group: null when groupId is not one (the classic rules apply), else
    * the error code. A commit outside the group (epoch -1) is only allowed while the group is empty.
    */
-  validateOffsetCommit(groupId: string, memberId: string, memberEpoch: number, apiVersion: number): number | null {
+  validateOffsetCommit(groupId: string, memberId: string, memberEpoch: number): number | null {
     const group = this.groups.get(groupId);
     if (group === undefined) return null;
     if (memberEpoch < 0 && group.members.size === 0) return ErrorCode.NONE;
     const member = group.members.get(memberId);
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
-    // Only OffsetCommit v9 carries a member epoch rather than a generation.
-    if (apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION;
     return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
   }
 

@@ -8,6 +8,15 @@ import type { Database } from "lmdb";
 import { logger } from "../lib/logger.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { GroupCoordinator } from "./coordinator.ts";
+import {
+  ConsumerGroupCoordinator,
+  defaultConsumerGroupConfig,
+  type ConsumerGroupConfig,
+  type ConsumerHeartbeatInput,
+  type ConsumerHeartbeatResponse,
+  type DescribedConsumerGroup,
+  type TopicLookup,
+} from "./consumer-group.ts";
 import type {
   Completion,
   DescribedGroup,
@@ -42,6 +51,8 @@ type Pending =
 
 export interface GroupServiceOptions {
   config: GroupConfig;
+  /** Consumer-protocol (KIP-848) groups; Kafka's defaults when absent. */
+  consumerConfig?: ConsumerGroupConfig;
   db: Database<GroupRecord, RecordKey>;
   /** Wall clock; tests pass a fake one. */
   nowMs?: () => number;
@@ -54,6 +65,8 @@ export class GroupService {
   private readonly db: Database<GroupRecord, RecordKey>;
   private readonly clock: () => number;
   private readonly core: GroupCoordinator;
+  /** KIP-848 groups; their committed offsets live in `core`, as a group there with no members. */
+  private readonly consumerCore: ConsumerGroupCoordinator;
   private readonly armTimer: boolean;
   private readonly pending = new Map<Token, Pending>();
   private nextToken: Token = 1;
@@ -69,6 +82,11 @@ export class GroupService {
     this.armTimer = options.armTimer ?? true;
     this.core = new GroupCoordinator({
       config: options.config,
+      generateUuid: options.generateUuid ?? (() => crypto.randomUUID()),
+      nowMs: this.clock(),
+    });
+    this.consumerCore = new ConsumerGroupCoordinator({
+      config: options.consumerConfig ?? defaultConsumerGroupConfig,
       generateUuid: options.generateUuid ?? (() => crypto.randomUUID()),
       nowMs: this.clock(),
     });
@@ -98,6 +116,9 @@ export class GroupService {
 
   join(groupId: string, input: JoinInput): Promise<JoinResponse> {
     if (this.stopped) return Promise.resolve(joinFailure(input.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    // A consumer-protocol group with members keeps its id; an empty one gives it up, as in Kafka.
+    if (this.consumerCore.memberCount(groupId) > 0) return Promise.resolve(joinFailure(input.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    this.consumerCore.deleteEmptyGroup(groupId);
     const token = this.nextToken++;
     const answer = new Promise<JoinResponse>((resolve, reject) => {
       this.pending.set(token, { kind: "join", memberId: input.memberId, resolve, reject });
@@ -127,7 +148,31 @@ export class GroupService {
   }
 
   commitOffsets(groupId: string, input: OffsetCommitInput): Promise<{ topics: TopicPartitionResults[] }> {
-    return this.direct(() => this.core.commitOffsets(groupId, input, this.clock()));
+    return this.direct(() => {
+      const consumerCheck = this.consumerCore.validateOffsetCommit(groupId, input.memberId, input.generationId);
+      if (consumerCheck === null) return this.core.commitOffsets(groupId, input, this.clock());
+      if (consumerCheck !== ErrorCode.NONE) {
+        return { topics: input.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: consumerCheck })) })) };
+      }
+      // Checked against the consumer group: the classic core stores it as a commit outside any generation.
+      return this.core.commitOffsets(groupId, { ...input, generationId: -1, memberId: "", groupInstanceId: null }, this.clock());
+    });
+  }
+
+  /** ConsumerGroupHeartbeat; a classic group with members keeps its id (GROUP_ID_NOT_FOUND, as Kafka answers). */
+  consumerGroupHeartbeat(groupId: string, input: ConsumerHeartbeatInput, topics: TopicLookup): Promise<ConsumerHeartbeatResponse> {
+    return this.direct(() => {
+      const classic = this.core.groupState(groupId);
+      if (classic !== null && classic.memberIds.length > 0) {
+        return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a consumer group.`, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
+      }
+      return this.consumerCore.heartbeat(groupId, input, topics, this.clock());
+    });
+  }
+
+  /** ConsumerGroupDescribe; null for an id that is not a consumer-protocol group. */
+  describeConsumerGroup(groupId: string, topics: TopicLookup): DescribedConsumerGroup | null {
+    return this.consumerCore.describe(groupId, topics);
   }
 
   deleteOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[]): Promise<OffsetDeleteResponse> {
@@ -135,12 +180,23 @@ export class GroupService {
   }
 
   deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
-    return this.direct(() => this.core.deleteGroups(groupIds, this.clock()));
+    return this.direct(() => {
+      const busy = new Set(groupIds.filter((groupId) => this.consumerCore.memberCount(groupId) > 0));
+      for (const groupId of groupIds) if (!busy.has(groupId)) this.consumerCore.deleteEmptyGroup(groupId);
+      const deleted = this.core.deleteGroups(groupIds.filter((groupId) => !busy.has(groupId)), this.clock());
+      return groupIds.map((groupId) => (busy.has(groupId) ? { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP } : deleted.find((d) => d.groupId === groupId)!));
+    });
   }
 
   /** Reads wait for earlier writes, so an answer never shows an offset that a crash could still lose. */
-  async fetchOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null): Promise<OffsetFetchResponse> {
+  async fetchOffsets(
+    groupId: string,
+    topics: { name: string; partitionIndexes: number[] }[] | null,
+    member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
+  ): Promise<OffsetFetchResponse> {
     await this.lastWrite;
+    const consumerCheck = this.consumerCore.validateOffsetFetch(groupId, member.memberId, member.memberEpoch);
+    if (consumerCheck !== null && consumerCheck !== ErrorCode.NONE) return { errorCode: consumerCheck, topics: [] };
     return this.core.fetchOffsets(groupId, topics);
   }
 
@@ -174,6 +230,7 @@ export class GroupService {
   tick(): void {
     if (this.stopped) return;
     this.core.tick(this.clock());
+    this.consumerCore.tick(this.clock());
     this.afterCall().catch(() => {});
   }
 
@@ -251,7 +308,7 @@ export class GroupService {
 
   private rearm(): void {
     if (!this.armTimer || this.stopped) return;
-    const deadlineMs = this.core.nextDeadlineMs();
+    const deadlineMs = Math.min(this.core.nextDeadlineMs(), this.consumerCore.nextDeadlineMs());
     if (this.timer !== null && deadlineMs >= this.timerDeadlineMs) return;
     if (this.timer !== null) clearTimeout(this.timer);
     const delayMs = Math.min(Math.max(deadlineMs - this.clock(), 0), MAX_TIMER_DELAY_MS);

@@ -193,11 +193,11 @@ describe("consumer group heartbeat", () => {
 
   test("offset commits and fetches are checked against the member epoch", () => {
     const f = new Fixture();
-    expect(f.core.validateOffsetCommit("g", "", -1, 9)).toBeNull();
+    expect(f.core.validateOffsetCommit("g", "", -1)).toBeNull();
     const a = f.heartbeat({});
-    expect(f.core.validateOffsetCommit("g", a.memberId!, 1, 9)).toBe(E.NONE);
-    expect(f.core.validateOffsetCommit("g", a.memberId!, 0, 9)).toBe(E.STALE_MEMBER_EPOCH);
-    expect(f.core.validateOffsetCommit("g", "", -1, 9)).toBe(E.UNKNOWN_MEMBER_ID);
+    expect(f.core.validateOffsetCommit("g", a.memberId!, 1)).toBe(E.NONE);
+    expect(f.core.validateOffsetCommit("g", a.memberId!, 0)).toBe(E.STALE_MEMBER_EPOCH);
+    expect(f.core.validateOffsetCommit("g", "", -1)).toBe(E.UNKNOWN_MEMBER_ID);
     expect(f.core.validateOffsetFetch("g", null, -1)).toBe(E.NONE);
     expect(f.core.validateOffsetFetch("g", a.memberId!, 2)).toBe(E.STALE_MEMBER_EPOCH);
   });
