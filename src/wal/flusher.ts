@@ -1,11 +1,13 @@
 /**
  * Group commit. Appends from every partition mark their segments dirty; one flusher makes them durable with a
- * round of fdatasync calls (run on Bun's thread pool, so the event loop keeps serving). While a round is in
- * flight, new appends gather for the next one: 64 concurrent appenders cost a handful of fsyncs, not 64.
+ * round of fdatasync calls (run on Bun's thread pool, so the event loop keeps serving), or one syncfs on a
+ * worker thread when many fds are dirty. While a round is in flight, new appends gather for the next one:
+ * 64 concurrent appenders cost a handful of syncs, not 64.
  * On Linux fdatasync of the fd also writes back pages dirtied through its MAP_SHARED mapping.
  */
 import * as fs from "node:fs";
 import { logger } from "../lib/logger.ts";
+import { SyncfsThread } from "./syncfs-thread.ts";
 
 const log = logger("flusher");
 
@@ -59,6 +61,16 @@ function fdatasync(fd: number): Promise<void> {
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * A round with at least this many fds is made durable by one syncfs instead of an fdatasync per fd: one
+ * journal commit and one cache flush instead of up to N. Measured here (append 100 B per file, then sync):
+ * 8 files 0.8-1.2 ms by syncfs vs 2.3-2.8 ms by parallel fdatasync; 64 files 2-5 ms vs 27-35 ms. End to end
+ * (librdkafka seed shape) a threshold of 4 won on 64 partitions but lost on 8, on a disk shared with busy
+ * neighbours: syncfs writes back everything dirty on the filesystem, other programs' data included. All logs
+ * live under one data directory, so one filesystem.
+ */
+export const SYNCFS_MIN_FDS = 8;
+
 export class Flusher {
   readonly stats: FlusherStats = {
     fsyncCount: 0,
@@ -79,6 +91,8 @@ export class Flusher {
   private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
   private deadlineMs = Infinity;
   private stopped = false;
+  /** Started with the flusher in durable mode: a worker takes tens of ms to start, too long for a round. */
+  private syncfsThread: SyncfsThread | null;
 
   constructor(
     readonly mode: FlushMode,
@@ -88,6 +102,7 @@ export class Flusher {
     if (!(intervalMs >= 1)) throw new RangeError(`flush interval must be >= 1 ms, got ${intervalMs}`);
     this.interval = mode === "fast" ? setInterval(() => this.requestFlush(), intervalMs) : null;
     this.interval?.unref();
+    this.syncfsThread = mode === "durable" && process.platform === "linux" ? new SyncfsThread() : null;
   }
 
   get failed(): Error | null {
@@ -141,6 +156,8 @@ export class Flusher {
     this.stopped = true;
     if (this.interval !== null) clearInterval(this.interval);
     if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.syncfsThread?.stop();
+    this.syncfsThread = null;
   }
 
   private schedule(): void {
@@ -171,27 +188,33 @@ export class Flusher {
       }
     }
     const fds = works.flatMap((w) => w.fds);
+    const syncfsThread = fds.length >= SYNCFS_MIN_FDS && !this.stopped ? this.syncfsThread : null;
     const startMs = performance.now();
     try {
-      await Promise.all(fds.map(fdatasync));
+      if (syncfsThread !== null) {
+        await syncfsThread.syncfs(fds[0]!);
+      } else {
+        await Promise.all(fds.map(fdatasync));
+      }
     } catch (e) {
       error ??= e instanceof Error ? e : new Error(String(e));
     }
     const elapsedMs = performance.now() - startMs;
     const appends = works.reduce((n, w) => n + w.appends, 0);
     const stats = this.stats;
-    stats.fsyncCount += fds.length;
+    const syncCalls = syncfsThread !== null ? 1 : fds.length;
+    stats.fsyncCount += syncCalls;
     stats.flushRounds++;
     stats.bytesFlushed += works.reduce((n, w) => n + w.bytes, 0);
     stats.appendsFlushed += appends;
     stats.maxAppendsPerRound = Math.max(stats.maxAppendsPerRound, appends);
-    stats.maxFsyncsPerRound = Math.max(stats.maxFsyncsPerRound, fds.length);
+    stats.maxFsyncsPerRound = Math.max(stats.maxFsyncsPerRound, syncCalls);
     stats.totalFlushMs += elapsedMs;
     stats.lastFlushMs = elapsedMs;
     for (const work of works) work.finish(error);
     if (error !== null) {
       // After a failed fsync the page cache may have dropped the data: nothing later can be promised durable.
-      log.error("fdatasync failed; refusing further durable appends", { error });
+      log.error("sync failed; refusing further durable appends", { error });
       this.failure = error;
       round?.reject(error);
       this.next?.reject(error);
