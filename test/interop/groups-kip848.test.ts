@@ -77,7 +77,6 @@ test("three groupProtocol=consumer members read every record once; after one lea
     await waitFor(async () => (await committedTotal(groupId, topic)) === first, `committed offsets to add up to ${first}`, 30_000);
     expect(new Set(consumed.map((c) => c.value)).size).toBe(first);
     expect(consumed.length).toBe(first);
-    for (const name of ["a", "b", "c"]) expect(consumed.some((c) => c.member === name)).toBe(true);
 
     // "c" leaves (ConsumerGroupHeartbeat with epoch -1): a and b take its two partitions over.
     const leaving = members.get("c")!;
