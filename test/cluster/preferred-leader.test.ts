@@ -15,7 +15,8 @@ import { CLUSTER_ARGS, agreedLeaders, createTopic, kcatPartitions, runningNodes,
 
 const PARTITIONS = 3;
 const PY = join(import.meta.dir, "../replication/py");
-const MESSAGES = 20_000;
+const MESSAGES = 30_000;
+// Paced so the stream outlasts the kill, the restart, the catch-up and the rebalance on a slow machine.
 const RATE_PER_S = 1_000;
 
 let cluster: ClusterProcess | null = null;
