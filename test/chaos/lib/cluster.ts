@@ -6,8 +6,7 @@
  * a per-uid routing table, and policy rules matching a uid and a destination drop broker-to-broker traffic both
  * ways while clients (root) still reach every broker. Without it, brokers share 127.0.0.1 and partitions are off.
  */
-import { appendFileSync, chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createTopics } from "../../../src/client/admin.ts";
 import { KafkaConnection } from "../../../src/client/connection.ts";
@@ -53,6 +52,7 @@ export class ChaosCluster {
   private constructor(
     readonly namespaced: boolean,
     private readonly logDir: string,
+    dataRoot: string,
   ) {
     const ports = namespaced ? [] : freePorts(2 * NODE_IDS.length);
     this.nodes = NODE_IDS.map((id, i) => ({
@@ -60,17 +60,23 @@ export class ChaosCluster {
       address: namespaced ? `127.0.0.${id + 1}` : "127.0.0.1",
       kafkaPort: namespaced ? NAMESPACED_KAFKA_PORT : ports[2 * i]!,
       raftPort: namespaced ? NAMESPACED_RAFT_PORT : ports[2 * i + 1]!,
-      dataDir: mkdtempSync(join(tmpdir(), `chronik-chaos-${id}-`)),
+      dataDir: mkdtempSync(join(dataRoot, `node-${id}-`)),
       broker: null,
       paused: false,
     }));
     for (const node of this.nodes) if (namespaced) chownSync(node.dataDir, uidOf(node.id), uidOf(node.id));
   }
 
-  /** Starts every node; in namespaced mode first sets up the per-uid source addresses inside the namespace. */
-  static async start(namespaced: boolean, logDir: string): Promise<ChaosCluster> {
+  /**
+   * Starts every node with its data dir under dataRoot; in namespaced mode first sets up the per-uid source
+   * addresses inside the namespace.
+   */
+  static async start(namespaced: boolean, logDir: string, dataRoot: string): Promise<ChaosCluster> {
     mkdirSync(logDir, { recursive: true });
-    const cluster = new ChaosCluster(namespaced, logDir);
+    mkdirSync(dataRoot, { recursive: true });
+    // Brokers run as their own uids in namespaced mode and must reach their dirs below this one.
+    chmodSync(dataRoot, 0o755);
+    const cluster = new ChaosCluster(namespaced, logDir, dataRoot);
     try {
       if (namespaced) await cluster.setUpRouting();
       await Promise.all(NODE_IDS.map((id) => cluster.startNode(id)));
@@ -207,9 +213,12 @@ export class ChaosCluster {
     );
   }
 
-  /** Process ids of running brokers, for a synchronous exit hook. */
-  pids(): number[] {
-    return this.nodes.flatMap((n) => (isRunning(n.broker) ? [n.broker!.process.pid] : []));
+  /** For a synchronous exit hook: kills every broker and removes the data dirs. */
+  destroySync(): void {
+    for (const node of this.nodes) {
+      if (isRunning(node.broker)) node.broker!.process.kill("SIGKILL");
+      rmSync(node.dataDir, { recursive: true, force: true });
+    }
   }
 
   async cleanup(): Promise<void> {

@@ -3,7 +3,7 @@
  * are possible and nothing touches the host's routing; otherwise in this process on the shared loopback, without
  * partitions. The namespace and every process in it are removed on every way out, including a signal.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInside, type RunSummary } from "./runner.ts";
@@ -24,6 +24,8 @@ export async function runChaos(options: ChaosOptions): Promise<RunSummary> {
   if (!canUseNamespace()) return await runInside({ ...options, namespaced: false });
   const namespace = `chronik-chaos-${process.pid}-${options.seed >>> 0}`;
   const scratch = mkdtempSync(join(tmpdir(), "chronik-chaos-run-"));
+  // The brokers (their own uids) keep their data dirs below it.
+  chmodSync(scratch, 0o755);
   const summaryFile = join(scratch, "summary.json");
   const removeNamespace = () => {
     const pids = Bun.spawnSync(["ip", "netns", "pids", namespace]).stdout.toString().trim().split(/\s+/).filter(Boolean);
@@ -35,6 +37,8 @@ export async function runChaos(options: ChaosOptions): Promise<RunSummary> {
       }
     }
     Bun.spawnSync(["ip", "netns", "del", namespace]);
+    // The brokers' data dirs live here too: a run killed from outside cannot remove them itself.
+    rmSync(scratch, { recursive: true, force: true });
   };
   const onSignal = () => {
     removeNamespace();
@@ -46,7 +50,7 @@ export async function runChaos(options: ChaosOptions): Promise<RunSummary> {
   try {
     const added = Bun.spawnSync(["ip", "netns", "add", namespace]);
     if (added.exitCode !== 0) throw new Error(`ip netns add ${namespace}: ${added.stderr.toString()}`);
-    const child = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, INSIDE, String(options.seed), String(options.faultsForMs), options.artifactsDir, summaryFile], {
+    const child = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, INSIDE, String(options.seed), String(options.faultsForMs), options.artifactsDir, join(scratch, "data"), summaryFile], {
       stdout: "inherit",
       stderr: "inherit",
     });
@@ -65,6 +69,5 @@ export async function runChaos(options: ChaosOptions): Promise<RunSummary> {
     process.off("exit", removeNamespace);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,8 @@
  * until the time is up, heal everything, read every partition to its high watermark, stop the cluster, read each
  * replica's stored log, and check the history.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEBIAN_PYTHON, runProcess } from "../../helpers/run-process.ts";
 import { storedBatches } from "../../replication/cluster-helpers.ts";
@@ -25,6 +26,8 @@ export interface RunOptions {
   faultsForMs: number;
   namespaced: boolean;
   artifactsDir: string;
+  /** Where the nodes' data dirs go; a temporary dir when omitted. */
+  dataRoot?: string;
   producers?: number;
   consumers?: number;
   ratePerProducerPerS?: number;
@@ -56,19 +59,27 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
   const slowRecoveries: string[] = [];
   let controllerFaults = 0;
 
-  const cluster = await ChaosCluster.start(options.namespaced, join(options.artifactsDir, "logs"));
+  const ownsDataRoot = options.dataRoot === undefined;
+  const dataRoot = options.dataRoot ?? mkdtempSync(join(tmpdir(), "chronik-chaos-data-"));
+  let cluster: ChaosCluster | null = null;
   let workload: Workload | null = null;
   const killEverything = () => {
-    for (const pid of [...cluster.pids(), ...(workload?.pids() ?? [])]) {
+    for (const pid of workload?.pids() ?? []) {
       try {
         process.kill(pid, "SIGKILL");
       } catch {
         // Already gone.
       }
     }
+    cluster?.destroySync();
+    if (ownsDataRoot) rmSync(dataRoot, { recursive: true, force: true });
   };
+  const exitOnSignal = () => process.exit(130);
   process.on("exit", killEverything);
+  process.on("SIGINT", exitOnSignal);
+  process.on("SIGTERM", exitOnSignal);
   try {
+    cluster = await ChaosCluster.start(options.namespaced, join(options.artifactsDir, "logs"), dataRoot);
     await cluster.createTopic(TOPIC, PARTITIONS, NODE_IDS.length, { "min.insync.replicas": "2" });
     await cluster.waitHealthy(TOPIC, PARTITIONS, RECOVERY_TIMEOUT_MS);
     log(`cluster up (${options.namespaced ? "own network namespace, partitions on" : "shared loopback, partitions off"}); workload starting`);
@@ -134,8 +145,11 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
     };
   } finally {
     await workload?.stop().catch(() => {});
-    await cluster.cleanup();
+    await cluster?.cleanup();
+    if (ownsDataRoot) rmSync(dataRoot, { recursive: true, force: true });
     process.off("exit", killEverything);
+    process.off("SIGINT", exitOnSignal);
+    process.off("SIGTERM", exitOnSignal);
   }
 }
 
