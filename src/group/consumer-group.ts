@@ -156,6 +156,8 @@ export class ConsumerGroupCoordinator {
   private readonly generateUuid: () => string;
   private readonly groups = new Map<string, Group>();
   private nowMs: number;
+  /** No deadline falls before this: setting one lowers it, a scan raises it, so most calls skip the scan. */
+  private deadlinesNotBeforeMs = Infinity;
 
   constructor(options: ConsumerGroupCoordinatorOptions) {
     const config = options.config;
@@ -290,8 +292,9 @@ export class ConsumerGroupCoordinator {
     return this.groups.get(groupId)?.groupEpoch ?? null;
   }
 
-  /** Throws if a partition has two holders or the holder index disagrees with the members. */
+  /** Throws if a partition has two holders, the holder index disagrees with the members, or a deadline is missed. */
   checkInvariants(): void {
+    if (this.deadlinesNotBeforeMs > this.nextDeadlineMs()) throw new Error(`deadline bound ${this.deadlinesNotBeforeMs} is past the earliest deadline`);
     for (const group of this.groups.values()) {
       const seen = new Map<string, string>();
       for (const member of group.members.values()) {
@@ -318,11 +321,18 @@ export class ConsumerGroupCoordinator {
   private advanceTo(nowMs: number): void {
     if (!Number.isFinite(nowMs)) throw new Error(`nowMs must be finite, got ${nowMs}`);
     this.nowMs = Math.max(this.nowMs, nowMs);
+    if (this.nowMs < this.deadlinesNotBeforeMs) return;
     for (const group of this.groups.values()) {
       for (const member of [...group.members.values()]) {
         if (member.sessionDeadlineMs <= this.nowMs || member.revocationDeadlineMs <= this.nowMs) this.removeMember(group, member);
       }
     }
+    this.deadlinesNotBeforeMs = this.nextDeadlineMs();
+  }
+
+  private armDeadline(deadlineMs: number): number {
+    this.deadlinesNotBeforeMs = Math.min(this.deadlinesNotBeforeMs, deadlineMs);
+    return deadlineMs;
   }
 
   private leave(groupId: string, input: ConsumerHeartbeatInput, topics: TopicLookup): ConsumerHeartbeatResponse {
@@ -383,7 +393,7 @@ export class ConsumerGroupCoordinator {
     if (input.rackId !== null) member.rackId = input.rackId;
     member.clientId = input.clientId;
     member.clientHost = input.clientHost;
-    member.sessionDeadlineMs = this.nowMs + this.config.sessionTimeoutMs;
+    member.sessionDeadlineMs = this.armDeadline(this.nowMs + this.config.sessionTimeoutMs);
     if (membershipChanged) group.groupEpoch++;
     this.refreshTarget(group, topics);
 
@@ -396,7 +406,7 @@ export class ConsumerGroupCoordinator {
       holderOf: (topicId, partition) => group.holders.get(partitionKey(topicId, partition)),
       memberId: member.memberId,
     });
-    if (next.state === "unrevoked" && member.state !== "unrevoked") member.revocationDeadlineMs = this.nowMs + member.rebalanceTimeoutMs;
+    if (next.state === "unrevoked" && member.state !== "unrevoked") member.revocationDeadlineMs = this.armDeadline(this.nowMs + member.rebalanceTimeoutMs);
     if (next.state !== "unrevoked") member.revocationDeadlineMs = Infinity;
     if (next.memberEpoch !== member.memberEpoch) member.previousMemberEpoch = member.memberEpoch;
     member.state = next.state;
@@ -453,7 +463,7 @@ export class ConsumerGroupCoordinator {
       rebalanceTimeoutMs: input.rebalanceTimeoutMs,
       assigned: new Map(),
       revoking: new Map(),
-      sessionDeadlineMs: this.nowMs + this.config.sessionTimeoutMs,
+      sessionDeadlineMs: this.armDeadline(this.nowMs + this.config.sessionTimeoutMs),
       revocationDeadlineMs: Infinity,
     };
   }
