@@ -106,7 +106,11 @@ export class ClusterMembership {
     const planned = planPreferredRebalance(this.metadata.state, LEADER_IMBALANCE_PER_BROKER_PERCENT);
     if (planned.length === 0) return;
     const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of planned) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    for (const { topic, partition } of planned) {
+      const partitions = byTopic.get(topic) ?? [];
+      partitions.push(partition);
+      byTopic.set(topic, partitions);
+    }
     log.info("leadership imbalanced: electing preferred leaders", { partitions: planned.length });
     this.rebalanceInFlight = true;
     this.controller
