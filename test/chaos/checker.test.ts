@@ -67,6 +67,14 @@ describe("check", () => {
     expect(result.anomalies[0]!.excerpt).toEqual([read("b", 0, 1, "c1"), read("a", 0, 0, "c1")]);
   });
 
+  test("a group consumer assigned a partition again may start over from its commit", () => {
+    const assign = (partition: number, process = "g1"): HistoryEvent => ({ kind: "assign", process, partition, atMs: 3 });
+    const history = [assign(0), read("a", 0, 0, "g1"), read("b", 0, 1, "g1"), assign(0), read("b", 0, 1, "g1"), read("a", 0, 0, "g1")];
+    const result = check({ history, finalReader: "final", highWatermarks: [2] });
+    expect(result.counts["non-monotonic"]).toBe(1);
+    expect(result.anomalies[0]!.excerpt).toEqual([read("b", 0, 1, "g1"), read("a", 0, 0, "g1")]);
+  });
+
   test("examples are capped per kind while the counts stay exact", () => {
     const history = Array.from({ length: 20 }, (_, i) => ack(`v${i}`, 0, i));
     const result = check({ history, finalReader: "final", highWatermarks: [20] });
@@ -128,6 +136,7 @@ describe("parseEventLine", () => {
     expect(parseEventLine("send p1g1-3", "p1g1", 5)).toEqual({ kind: "send", process: "p1g1", value: "p1g1-3", atMs: 5 });
     expect(parseEventLine("ack 2 17 p1g1-3", "p1g1", 5)).toEqual({ kind: "ack", process: "p1g1", value: "p1g1-3", partition: 2, offset: 17, atMs: 5 });
     expect(parseEventLine("fail p1g1-4 _MSG_TIMED_OUT", "p1g1", 5)).toEqual({ kind: "fail", process: "p1g1", value: "p1g1-4", error: "_MSG_TIMED_OUT", atMs: 5 });
+    expect(parseEventLine("assign 1", "g1g1", 5)).toEqual({ kind: "assign", process: "g1g1", partition: 1, atMs: 5 });
     expect(parseEventLine("read x 1 v", "c1", 5)).toBeNull();
     expect(parseEventLine("%4|librdkafka warning", "c1", 5)).toBeNull();
   });

@@ -5,7 +5,8 @@
  * - lost: an acknowledged value is missing from the final read (or its offset is at or past the high watermark);
  * - duplicate: one value observed at two positions (partition, offset);
  * - inconsistent-offset: one position observed with two values (acks count as observations of their position);
- * - non-monotonic: one reader saw offsets of a partition go backwards or repeat;
+ * - non-monotonic: one reader saw offsets of a partition go backwards or repeat (a group consumer may start
+ *   over from its committed offset when it is assigned the partition again);
  * - replica-divergence: replicas' stored batches are not byte-equal up to the high watermark.
  */
 import { formatEvent, type HistoryEvent } from "./history.ts";
@@ -66,6 +67,7 @@ export function check(input: CheckInput): CheckResult {
   let acknowledged = 0;
   let read = 0;
   for (const event of input.history) {
+    if (event.kind === "assign") continue;
     push(byValue, event.value, event);
     if (event.kind !== "ack" && event.kind !== "read") continue;
     if (event.kind === "ack") acknowledged++;
@@ -102,6 +104,7 @@ export function check(input: CheckInput): CheckResult {
 
   const lastRead = new Map<string, HistoryEvent & { kind: "read" }>();
   for (const event of input.history) {
+    if (event.kind === "assign") lastRead.delete(`${event.process}/${event.partition}`);
     if (event.kind !== "read") continue;
     const key = `${event.process}/${event.partition}`;
     const previous = lastRead.get(key);
@@ -213,7 +216,7 @@ function firstPerPosition(events: HistoryEvent[]): HistoryEvent[] {
 /** One event per distinct value: enough to show two values at one position. */
 function firstPerValue(events: HistoryEvent[]): HistoryEvent[] {
   const seen = new Set<string>();
-  return events.filter((e) => (seen.has(e.value) ? false : (seen.add(e.value), true)));
+  return events.filter((e) => e.kind !== "assign" && (seen.has(e.value) ? false : (seen.add(e.value), true)));
 }
 
 /** The verdict for people: counts, and on failure the seed and each anomaly's excerpt. */

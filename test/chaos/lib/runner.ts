@@ -7,6 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setLogLevel } from "../../../src/lib/logger.ts";
 import { DEBIAN_PYTHON, runProcess } from "../../helpers/run-process.ts";
 import { storedBatches } from "../../replication/cluster-helpers.ts";
 import { check, formatVerdict, type CheckResult, type ReplicaLog } from "./checker.ts";
@@ -30,6 +31,7 @@ export interface RunOptions {
   dataRoot?: string;
   producers?: number;
   consumers?: number;
+  groupConsumers?: number;
   ratePerProducerPerS?: number;
 }
 
@@ -43,6 +45,8 @@ export interface RunSummary {
   slowRecoveries: string[];
   acknowledged: number;
   read: number;
+  /** Records read per reader process (workload consumers, group members, the final reader). */
+  readsByProcess: Record<string, number>;
   anomalies: CheckResult["counts"];
   ok: boolean;
   verdict: string;
@@ -89,6 +93,7 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
       partitions: PARTITIONS,
       producers: options.producers ?? 3,
       consumers: options.consumers ?? 2,
+      groupConsumers: options.groupConsumers ?? 2,
       ratePerProducerPerS: options.ratePerProducerPerS ?? 100,
     });
     workload.start();
@@ -123,6 +128,8 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
     // Followers learn the final high watermark on their next fetch; the ISR check above says they hold the data.
     await cluster.waitHealthy(TOPIC, PARTITIONS, RECOVERY_TIMEOUT_MS);
     await cluster.stopAll();
+    // Opening each stopped node's logs here would otherwise print the log manager's recovery lines.
+    setLogLevel("warn");
     const replicas: ReplicaLog[] = [];
     for (const id of NODE_IDS) replicas.push({ node: id, partitions: await storedBatches(cluster.dataDir(id), TOPIC, PARTITIONS) });
 
@@ -138,6 +145,7 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
       slowRecoveries,
       acknowledged: result.acknowledged,
       read: result.read,
+      readsByProcess: countReads(history),
       anomalies: result.counts,
       ok: result.ok && slowRecoveries.length === 0,
       verdict,
@@ -176,6 +184,12 @@ async function inject(cluster: ChaosCluster, fault: Fault, target: number): Prom
 function describe(fault: Fault): string {
   const verb = { kill: "kill -9 for", pause: "SIGSTOP for", partition: "network partition for" }[fault.kind];
   return `${verb} ${fault.durationMs} ms (${fault.target === "controller" ? "the controller" : "a node"})`;
+}
+
+function countReads(history: readonly HistoryEvent[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const event of history) if (event.kind === "read") counts[event.process] = (counts[event.process] ?? 0) + 1;
+  return counts;
 }
 
 async function finalRead(bootstrap: string): Promise<{ events: HistoryEvent[]; highWatermarks: number[] }> {

@@ -1,6 +1,6 @@
 /**
- * The chaos workload: idempotent acks=all producers and manually assigned consumers (confluent-kafka, in
- * test/chaos/py) run as child processes; every line they print becomes a history event. A producer that dies
+ * The chaos workload: idempotent acks=all producers, manually assigned consumers and group consumers
+ * (confluent-kafka, in test/chaos/py) run as child processes; every line they print becomes a history event. A producer that dies
  * (a fatal idempotence error, a crash) is replaced by a fresh one under a new name, so its values stay unique.
  */
 import { join } from "node:path";
@@ -18,12 +18,17 @@ export interface WorkloadOptions {
   partitions: number;
   producers: number;
   consumers: number;
+  /** Members of one consumer group (classic protocol) that share the topic's partitions. */
+  groupConsumers: number;
   ratePerProducerPerS: number;
 }
 
+type Role = "producer" | "consumer" | "group";
+const GROUP_ID = "chaos-group";
+
 interface Client {
   name: string;
-  role: "producer" | "consumer";
+  role: Role;
   slot: number;
   child: Subprocess;
   done: Promise<void>;
@@ -43,6 +48,7 @@ export class Workload {
   start(): void {
     for (let i = 1; i <= this.options.producers; i++) this.spawn("producer", i);
     for (let i = 1; i <= this.options.consumers; i++) this.spawn("consumer", i);
+    for (let i = 1; i <= this.options.groupConsumers; i++) this.spawn("group", i);
   }
 
   acknowledged(): number {
@@ -51,11 +57,11 @@ export class Workload {
     return count;
   }
 
-  /** Stops producers first (they flush what they hold), then consumers; SIGKILL after a bound. */
+  /** Stops producers first (they flush what they hold), then readers; SIGKILL after a bound. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const role of ["producer", "consumer"] as const) {
-      const stopping = [...this.clients].filter((c) => c.role === role);
+    for (const roles of [["producer"], ["consumer", "group"]]) {
+      const stopping = [...this.clients].filter((c) => roles.includes(c.role));
       for (const client of stopping) client.child.kill("SIGTERM");
       const timer = setTimeout(() => stopping.forEach((c) => c.child.kill("SIGKILL")), CLIENT_STOP_TIMEOUT_MS);
       await Promise.all(stopping.map((c) => c.done));
@@ -68,16 +74,17 @@ export class Workload {
     return [...this.clients].filter((c) => c.child.exitCode === null).map((c) => c.child.pid);
   }
 
-  private spawn(role: "producer" | "consumer", slot: number): void {
+  private spawn(role: Role, slot: number): void {
     const key = `${role[0]}${slot}`;
     const generation = (this.generation.get(key) ?? 0) + 1;
     this.generation.set(key, generation);
     const name = `${key}g${generation}`;
     const { bootstrap, topic, partitions, ratePerProducerPerS } = this.options;
-    const cmd =
-      role === "producer"
-        ? [DEBIAN_PYTHON, join(PY, "producer.py"), bootstrap, topic, name, String(ratePerProducerPerS), String(PRODUCER_FLUSH_S)]
-        : [DEBIAN_PYTHON, join(PY, "consumer.py"), bootstrap, topic, String(partitions)];
+    const cmd = {
+      producer: [DEBIAN_PYTHON, join(PY, "producer.py"), bootstrap, topic, name, String(ratePerProducerPerS), String(PRODUCER_FLUSH_S)],
+      consumer: [DEBIAN_PYTHON, join(PY, "consumer.py"), bootstrap, topic, String(partitions)],
+      group: [DEBIAN_PYTHON, join(PY, "group_consumer.py"), bootstrap, topic, GROUP_ID],
+    }[role];
     const child = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
     let stderrTail = "";
     const readStdout = this.collect(child.stdout as ReadableStream<Uint8Array>, name);
