@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, stringDeserializers, type MessagesStream } from "@platformatic/kafka";
 import { Kafka, logLevel } from "kafkajs";
+import { ApiKey } from "../../src/protocol/generated/index.ts";
 import { startBroker, type BrokerProcess } from "../helpers/broker-process.ts";
+import { RawClient } from "../helpers/raw-client.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -36,6 +38,16 @@ async function committedTotal(groupId: string, topic: string): Promise<number> {
     return offsets[0]!.partitions.reduce((sum, p) => sum + Math.max(Number(p.offset), 0), 0);
   } finally {
     await admin.disconnect();
+  }
+}
+
+async function describe(groupId: string): Promise<any> {
+  const client = await RawClient.connect(broker.kafkaPort);
+  try {
+    const response: any = await client.request(ApiKey.ConsumerGroupDescribe, 0, { groupIds: [groupId], includeAuthorizedOperations: false });
+    return response.groups[0];
+  } finally {
+    client.close();
   }
 }
 
@@ -70,6 +82,15 @@ test("three groupProtocol=consumer members read every record once; after one lea
       members.set(name, { consumer, stream });
     }
     await waitFor(() => ["a", "b", "c"].every((name) => held(name) === 2), "three members to hold two partitions each", 60_000);
+    await waitFor(async () => (await describe(groupId)).groupState === "Stable", "ConsumerGroupDescribe to show a Stable group", 30_000);
+    const described = await describe(groupId);
+    expect(described).toMatchObject({ errorCode: 0, assignorName: "uniform" });
+    expect(described.members.length).toBe(3);
+    for (const member of described.members) {
+      expect(member.memberEpoch).toBe(described.groupEpoch);
+      expect(member.assignment.topicPartitions).toEqual([expect.objectContaining({ topicName: topic })]);
+      expect(member.assignment.topicPartitions[0].partitions.length).toBe(2);
+    }
 
     const first = 3_000;
     await produceWithKcat(topic, 0, first);
