@@ -334,7 +334,12 @@ export class ReplicaManager {
   private truncateForDivergence(replica: LocalReplica, leaderEpoch: number, leaderEndOffset: number): void {
     const logEnd = replica.log.logEndOffset;
     const target = truncationOffset(replica.epochCache, logEnd, replica.log.highWatermark, { epoch: leaderEpoch, endOffset: leaderEndOffset });
-    if (target >= logEnd) return;
+    if (target >= logEnd) {
+      // A leader that lost its epoch before appending keeps that epoch's entry at its log end; drop it (as Kafka's
+      // truncateTo does), or this follower keeps offering the epoch and the leader keeps answering divergence.
+      if (replica.epochCache.truncateFromEnd(logEnd)) replica.saveEpochCache();
+      return;
+    }
     log.warn("truncating a follower's diverged tail", { topic: replica.topic, partition: replica.partition, from: logEnd, to: target });
     replica.truncateTo(Math.max(target, replica.log.logStartOffset));
     // Producer state must not remember batches that are gone.

@@ -184,18 +184,22 @@ export class ChaosCluster {
 
   /** Waits until every running node agrees on a leader for each partition and every ISR holds all nodes. */
   async waitHealthy(topic: string, partitionCount: number, timeoutMs: number): Promise<void> {
+    let lastSeen = "nothing";
     await waitFor(
       async () => {
         const ids = this.responsive();
         if (ids.length !== this.nodes.length) return false;
         const views = await Promise.all(ids.map((id) => this.partitions(id, topic)));
+        lastSeen = views.map((v, i) => `node ${ids[i]}: ${v.map((p) => `p${p.partition} leader ${p.leader} isr [${p.isrs.map((r) => r.id)}]`).join(", ")}`).join("; ");
         const leaders = new Set(views.map((v) => JSON.stringify(v.map((p) => p.leader))));
         return leaders.size === 1 && views.every((v) => v.length === partitionCount && v.every((p) => p.leader > 0 && p.isrs.length === this.nodes.length));
       },
       `every node to agree on a leader for each partition of ${topic} with a full ISR`,
       timeoutMs,
       250,
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen: ${lastSeen}`);
+    });
   }
 
   /** Stops every node gracefully (SIGTERM), resuming paused ones first, and keeps their data dirs. */
