@@ -95,6 +95,7 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
       consumers: options.consumers ?? 2,
       groupConsumers: options.groupConsumers ?? 2,
       ratePerProducerPerS: options.ratePerProducerPerS ?? 100,
+      logDir: join(options.artifactsDir, "clients"),
     });
     workload.start();
 

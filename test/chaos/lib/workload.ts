@@ -3,6 +3,7 @@
  * (confluent-kafka, in test/chaos/py) run as child processes; every line they print becomes a history event. A producer that dies
  * (a fatal idempotence error, a crash) is replaced by a fresh one under a new name, so its values stay unique.
  */
+import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { DEBIAN_PYTHON } from "../../helpers/run-process.ts";
@@ -21,6 +22,8 @@ export interface WorkloadOptions {
   /** Members of one consumer group (classic protocol) that share the topic's partitions. */
   groupConsumers: number;
   ratePerProducerPerS: number;
+  /** Each client's stderr (librdkafka's warnings: resets, retries) goes to NAME.log here. */
+  logDir: string;
 }
 
 type Role = "producer" | "consumer" | "group";
@@ -43,7 +46,9 @@ export class Workload {
   private stopping = false;
   private readonly startedMs = performance.now();
 
-  constructor(private readonly options: WorkloadOptions) {}
+  constructor(private readonly options: WorkloadOptions) {
+    mkdirSync(options.logDir, { recursive: true });
+  }
 
   start(): void {
     for (let i = 1; i <= this.options.producers; i++) this.spawn("producer", i);
@@ -88,8 +93,13 @@ export class Workload {
     const child = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
     let stderrTail = "";
     const readStdout = this.collect(child.stdout as ReadableStream<Uint8Array>, name);
+    const logFile = join(this.options.logDir, `${name}.log`);
     const readStderr = (async () => {
-      for await (const chunk of child.stderr as ReadableStream<Uint8Array>) stderrTail = (stderrTail + new TextDecoder().decode(chunk)).slice(-2_000);
+      for await (const chunk of child.stderr as ReadableStream<Uint8Array>) {
+        const text = new TextDecoder().decode(chunk);
+        stderrTail = (stderrTail + text).slice(-2_000);
+        appendFileSync(logFile, text);
+      }
     })();
     const client: Client = {
       name,
