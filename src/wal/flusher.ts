@@ -60,6 +60,7 @@ function fdatasync(fd: number): Promise<void> {
 }
 
 const RESOLVED = Promise.resolve();
+const PREPARE_RETRY_DELAY_MS = 100;
 
 /**
  * A round with at least this many fds is made durable by one syncfs instead of an fdatasync per fd: one
@@ -179,12 +180,16 @@ export class Flusher {
     this.dirty.clear();
     const works: FlushWork[] = [];
     let error: Error | null = null;
+    // A participant that cannot prepare (e.g. out of file descriptors) synced nothing and lost nothing: it stays
+    // dirty for the next round, and only the appends waiting on this round fail.
+    let prepareError: Error | null = null;
     for (const participant of participants) {
       try {
         const work = participant.beginFlush();
         if (work !== null) works.push(work);
       } catch (e) {
-        error ??= e instanceof Error ? e : new Error(String(e));
+        prepareError ??= e instanceof Error ? e : new Error(String(e));
+        this.dirty.add(participant);
       }
     }
     const fds = works.flatMap((w) => w.fds);
@@ -219,8 +224,15 @@ export class Flusher {
       round?.reject(error);
       this.next?.reject(error);
       this.next = null;
+    } else if (prepareError !== null) {
+      log.warn("a partition could not prepare its flush; the appends of this round fail and it is retried", { error: prepareError });
+      round?.reject(prepareError);
     } else {
       round?.resolve();
+    }
+    if (prepareError !== null && !this.stopped) {
+      // Whatever stopped the preparation (file descriptors, memory) needs time to clear: retry later, not in a spin.
+      await Bun.sleep(PREPARE_RETRY_DELAY_MS);
     }
     this.inFlight = null;
     if (!this.stopped && this.failure === null && (this.next !== null || (this.mode === "durable" && this.dirty.size > 0))) this.schedule();

@@ -369,6 +369,8 @@ export class PartitionLog implements FlushParticipant {
   beginFlush(): FlushWork | null {
     if (this.closed) return null;
     if (this.dirtySegments.size === 0 && !this.directoryNeedsSync) return null;
+    // Opened before any state changes: if it fails (out of file descriptors) the partition stays dirty for a retry.
+    const dirFd = this.directoryNeedsSync ? fs.openSync(this.dir, "r") : -1;
     const segments = [...this.dirtySegments];
     this.dirtySegments.clear();
     const fds: number[] = [];
@@ -382,7 +384,6 @@ export class PartitionLog implements FlushParticipant {
       bytes += segment.unflushedBytes;
       segment.unflushedBytes = 0;
     }
-    const dirFd = this.directoryNeedsSync ? fs.openSync(this.dir, "r") : -1;
     this.directoryNeedsSync = false;
     if (dirFd >= 0) fds.push(dirFd);
     const appends = this.unflushedAppends;
