@@ -232,12 +232,16 @@ test("kcat -G: two balanced consumers share the partitions and together read eve
   await waitFor(() => log.distinctValues() === 6_000, "the first kcat to read the first 6,000 messages");
   const b = kcat("b");
   let produced = 6_000;
+  // Wait until both members read a batch produced after the last one: the rebalance that brought b in is then
+  // over (a may have been dropped and rejoined meanwhile), and from here on their partitions must not overlap.
   await waitFor(async () => {
+    const batchStart = produced;
     await produce(topic, produced, 300);
     produced += 300;
-    return log.consumed.some((c) => c.member === "b");
-  }, "the second kcat to be given partitions and consume", 60_000, 200);
-  // The rebalance that gave b partitions also moved a to its share; from here on they must not overlap.
+    await waitFor(() => new Set(log.consumed.filter((c) => c.value >= batchStart).map((c) => c.value)).size === 300, "the batch to be read", 30_000);
+    const readers = new Set(log.consumed.filter((c) => c.value >= batchStart).map((c) => c.member));
+    return readers.has("a") && readers.has("b");
+  }, "both kcat members to be given partitions and consume", 60_000, 200);
   const marker = produced;
   await produce(topic, marker, 3_000);
   const after = () => log.consumed.filter((c) => c.value >= marker);
