@@ -48,14 +48,16 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
         }
         const result: PartitionResult = { index: p.index, outcome, durability: outcome.durable ? "pending" : "durable", commitErrorCode: ErrorCode.NONE };
         // acks=all: answered once the high watermark (the ISR's minimum end) passes the batch.
-        if (request.acks === -1 && replica !== null && outcome.errorCode === ErrorCode.NONE && outcome.endOffset !== undefined) {
+        if (request.acks === -1 && replica !== null && outcome.errorCode === ErrorCode.NONE && outcome.endOffset !== undefined && outcome.leaderEpoch !== undefined) {
           result.durability = "pending";
           const leader = replica;
           const endOffset = outcome.endOffset;
+          const appendLeaderEpoch = outcome.leaderEpoch;
           const durable = outcome.durable ?? Promise.resolve();
           waits.push(
+            // The flush may finish after this broker lost the leadership the batch was written under.
             durable
-              .then(() => leader.waitForCommit(endOffset))
+              .then(() => leader.waitForCommit(endOffset, appendLeaderEpoch))
               .then(
                 (errorCode) => {
                   result.commitErrorCode = errorCode;

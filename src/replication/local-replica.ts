@@ -142,8 +142,13 @@ export class LocalReplica {
     this.checkpointedHighWatermark = this.log.highWatermark;
   }
 
-  /** Resolves with the produce error code once the high watermark reaches endOffset (acks=all). */
-  waitForCommit(endOffset: number): Promise<number> {
+  /**
+   * Resolves with the produce error code once the high watermark reaches endOffset (acks=all). The offsets mean
+   * something only in the leader epoch that wrote them: once this broker has lost that leadership (even if it
+   * leads again later), another leader's records may sit there, so the write is answered NOT_LEADER_OR_FOLLOWER.
+   */
+  waitForCommit(endOffset: number, appendLeaderEpoch: number): Promise<number> {
+    if (!this.isLeader || this.leaderEpoch !== appendLeaderEpoch) return Promise.resolve(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     if (this.log.highWatermark >= endOffset) return Promise.resolve(this.commitErrorCode());
     if (this.commitWaiters.length >= MAX_COMMIT_WAITERS) return Promise.resolve(ErrorCode.REQUEST_TIMED_OUT);
     return new Promise((resolve) => this.commitWaiters.push({ endOffset, resolve }));

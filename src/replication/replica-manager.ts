@@ -34,6 +34,8 @@ export interface AppendOutcome {
   logStartOffset: number;
   /** Resolves when the append is durable under the flush policy; absent for errors and duplicates already durable. */
   durable?: Promise<void>;
+  /** The leader epoch the batch was written (or, for a duplicate, found) under: acks=all waits for a commit in it. */
+  leaderEpoch?: number;
 }
 
 /** What the leader proposes to the controller to change a partition's ISR (Kafka's AlterPartition). */
@@ -545,6 +547,7 @@ export class ReplicaManager {
           logStartOffset: partitionLog.logStartOffset,
           // A retry of a batch whose first attempt is not yet durable waits for the flush that covers it.
           durable: check.lastOffset < partitionLog.highWatermark ? undefined : this.logs.flush(),
+          leaderEpoch: replica.leaderEpoch,
         };
       }
     }
@@ -568,6 +571,7 @@ export class ReplicaManager {
       logAppendTimeMs: result.logAppendTimeMs,
       logStartOffset: partitionLog.logStartOffset,
       durable,
+      leaderEpoch: replica.leaderEpoch,
     };
   }
 }
