@@ -2,9 +2,9 @@ import { ErrorCode } from "../protocol/error-codes.ts";
 import type { FetchRequest, FetchResponse } from "../protocol/generated/01-fetch.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
 import { ZERO_UUID } from "../protocol/reader.ts";
-import { FetchWaiters } from "../replication/fetch-waiters.ts";
 import type { LocalReplica } from "../replication/replica-manager.ts";
 import type { ApiHandler, RequestContext } from "./handler.ts";
+import { partitionKey } from "../lib/partition-key.ts";
 
 interface PartitionSlot {
   topicName: string | null;
@@ -33,7 +33,7 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponse> = {
     while (total < Math.max(1, request.minBytes) && !slots.some((s) => s.errorCode !== ErrorCode.NONE)) {
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) break;
-      const keys = slots.filter((s) => s.replica).map((s) => FetchWaiters.key(s.replica!.topic, s.partition));
+      const keys = slots.filter((s) => s.replica).map((s) => partitionKey(s.replica!.topic, s.partition));
       await ctx.broker.replicas.waiters.wait(keys, remainingMs);
       total = readAll(slots, request.maxBytes, ctx);
     }

@@ -12,6 +12,7 @@ import { compareIds, toAssignment, type Assignment, type ServerAssignor } from "
 import { rangeAssignor } from "./assignors/range.ts";
 import { uniformAssignor } from "./assignors/uniform.ts";
 import { reconcile, sameAssignment, type MemberState } from "./consumer-reconciliation.ts";
+import { partitionKey } from "../lib/partition-key.ts";
 
 export const ASSIGNORS: ReadonlyMap<string, ServerAssignor> = new Map([
   [uniformAssignor.name, uniformAssignor],

@@ -1,16 +1,12 @@
 /**
  * Long-poll fetches park here until one of their partitions gets new readable data or their wait
- * ends. Keys are "topic\0partition"; wakes are cheap when nobody waits.
+ * ends. Keys are partitionKey(topic, partition); wakes are cheap when nobody waits.
  */
 export class FetchWaiters {
   private readonly waiters = new Map<string, Set<() => void>>();
   private parked = 0;
 
   constructor(private readonly maxParked: number) {}
-
-  static key(topic: string, partition: number): string {
-    return `${topic}\u0000${partition}`;
-  }
 
   get parkedCount(): number {
     return this.parked;

@@ -3,6 +3,7 @@ import { logger } from "../lib/logger.ts";
 import { FrameDecoder } from "../net/frame-decoder.ts";
 import { SocketWriter } from "./socket-writer.ts";
 import { FrameType, decodeFrame, encodeAck, encodeHello, encodeSubscribe, encodeUnsubscribe, type ReplicationFrame } from "./wire.ts";
+import { partitionKey } from "../lib/partition-key.ts";
 
 const log = logger("replica-fetcher");
 
@@ -300,9 +301,6 @@ export class ReplicaFetcher {
   }
 }
 
-function partitionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
 
 function readBaseOffset(records: Uint8Array): number {
   if (records.length < 8) return -1;

@@ -17,6 +17,7 @@ import { LocalReplica } from "./local-replica.ts";
 import { ReplicaFetcher, type FollowerPartition } from "./replica-fetcher.ts";
 import { ReplicationServer, type SubscribeAnswer } from "./replication-server.ts";
 import type { FrameType, ReplicationFrame } from "./wire.ts";
+import { partitionKey, partitionKeyPrefix } from "../lib/partition-key.ts";
 
 export { LocalReplica } from "./local-replica.ts";
 
@@ -177,7 +178,7 @@ export class ReplicaManager {
         if (!topic) return;
         this.openTopic(topic);
         for (const record of change.partitions) {
-          const key = FetchWaiters.key(topic.name, record.partition);
+          const key = partitionKey(topic.name, record.partition);
           const replica = this.replicas.get(key);
           if (replica) this.guarded(key, topic.name, record.partition, () => this.applyPartitionRecord(replica, record));
         }
@@ -201,7 +202,7 @@ export class ReplicaManager {
     const configs = this.configsOf(topic);
     for (const p of topic.partitions) {
       if (!p.replicas.includes(this.nodeId)) continue;
-      const key = FetchWaiters.key(topic.name, p.partition);
+      const key = partitionKey(topic.name, p.partition);
       if (this.replicas.has(key)) continue;
       this.guarded(key, topic.name, p.partition, () => {
         const partitionLog = this.logs.create(topic.name, p.partition, fromTopicConfigs(configs));
@@ -284,7 +285,7 @@ export class ReplicaManager {
     replica.leaderId = record.leader;
     replica.leaderEpoch = record.leaderEpoch;
     // Long polls parked on this partition answer now, with NOT_LEADER_OR_FOLLOWER on their next read.
-    this.waiters.wake(FetchWaiters.key(replica.topic, replica.partition));
+    this.waiters.wake(partitionKey(replica.topic, replica.partition));
     if (record.leader >= 0 && this.fetcher !== null) {
       log.info("following", { topic: replica.topic, partition: replica.partition, leaderId: record.leader, leaderEpoch: record.leaderEpoch });
       this.fetcher.follow(this.followerPartition(replica), record.leader);
@@ -349,7 +350,7 @@ export class ReplicaManager {
   }
 
   private onSubscribe(followerId: number, frame: ReplicationFrame & { type: typeof FrameType.SUBSCRIBE }): SubscribeAnswer {
-    const replica = this.replicas.get(FetchWaiters.key(frame.topic, frame.partition));
+    const replica = this.replicas.get(partitionKey(frame.topic, frame.partition));
     if (!replica) return { kind: "refused", errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (!replica.isLeader) return { kind: "refused", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (frame.leaderEpoch < replica.leaderEpoch) return { kind: "refused", errorCode: ErrorCode.FENCED_LEADER_EPOCH };
@@ -364,7 +365,7 @@ export class ReplicaManager {
   }
 
   private onFollowerReport(followerId: number, topic: string, partition: number, endOffset: number): void {
-    const replica = this.replicas.get(FetchWaiters.key(topic, partition));
+    const replica = this.replicas.get(partitionKey(topic, partition));
     if (!replica?.isLeader) return;
     const tracker = replica.tracker!;
     const nowMs = this.now();
@@ -382,7 +383,7 @@ export class ReplicaManager {
     if (candidate <= partitionLog.highWatermark) return;
     partitionLog.highWatermark = candidate;
     replica.releaseCommitted();
-    this.waiters.wake(FetchWaiters.key(replica.topic, replica.partition));
+    this.waiters.wake(partitionKey(replica.topic, replica.partition));
     this.server?.highWatermarkChanged(replica.topic, replica.partition);
   }
 
@@ -438,7 +439,7 @@ export class ReplicaManager {
   }
 
   private deleteTopic(name: string): void {
-    for (const key of this.offline.keys()) if (key.startsWith(`${name}\u0000`)) this.offline.delete(key);
+    for (const key of this.offline.keys()) if (key.startsWith(partitionKeyPrefix(name))) this.offline.delete(key);
     for (const [key, replica] of this.replicas) {
       if (replica.topic !== name) continue;
       this.closeReplica(key, replica);
@@ -449,7 +450,7 @@ export class ReplicaManager {
 
   /** Producer state = the last snapshot plus the batches appended after it. */
   private loadProducerState(topic: string, partition: number, partitionLog: PartitionLog): PartitionProducerState {
-    const snapshot = this.producerSnapshots.get(FetchWaiters.key(topic, partition));
+    const snapshot = this.producerSnapshots.get(partitionKey(topic, partition));
     let state: PartitionProducerState;
     let from: number;
     if (snapshot && snapshot.offset <= partitionLog.logEndOffset && snapshot.offset >= partitionLog.logStartOffset) {
@@ -472,7 +473,7 @@ export class ReplicaManager {
   }
 
   lookup(topic: string, partition: number): ReplicaLookup {
-    const key = FetchWaiters.key(topic, partition);
+    const key = partitionKey(topic, partition);
     const replica = this.replicas.get(key);
     if (!replica) return { ok: false, errorCode: this.offline.has(key) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (!replica.isLeader) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };

@@ -10,6 +10,7 @@ import { Flusher, type FlushMode, type FlusherStats } from "./flusher.ts";
 import { DEFAULT_LOG_CONFIG, resolveConfig, type LogConfig } from "./log-config.ts";
 import { PartitionLog, syncDirectory } from "./partition-log.ts";
 import { DELETED_SUFFIX, parsePartitionDirName, partitionDirName } from "./segment-files.ts";
+import { partitionKey } from "../lib/partition-key.ts";
 
 const log = logger("log-manager");
 
@@ -33,9 +34,6 @@ export interface LogManagerStats extends FlusherStats {
   appendsPerRound: number;
 }
 
-function partitionKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
 
 export class LogManager {
   private readonly partitions = new Map<string, PartitionLog>();

@@ -5,6 +5,7 @@
  * members' partition counts differ by at most one.
  */
 import { compareIds, toAssignment, type Assignment, type AssignmentSpec, type ServerAssignor } from "./assignor.ts";
+import { partitionKey } from "../../lib/partition-key.ts";
 
 export const uniformAssignor: ServerAssignor = {
   name: "uniform",
@@ -13,7 +14,6 @@ export const uniformAssignor: ServerAssignor = {
     const owned = new Map<string, [string, number][]>();
     for (const member of members) owned.set(member.memberId, []);
     const owner = new Map<string, string>();
-    const key = (topicId: string, partition: number): string => `${topicId}\u0000${partition}`;
     const eligible = (memberId: string, topicId: string): boolean =>
       spec.members.find((member) => member.memberId === memberId)?.subscribedTopicIds.has(topicId) ?? false;
     const subscribersOf = new Map<string, string[]>();
@@ -29,8 +29,8 @@ export const uniformAssignor: ServerAssignor = {
         const count = spec.partitionCounts.get(topicId);
         if (count === undefined || !eligible(member.memberId, topicId)) continue;
         for (const partition of partitions) {
-          if (partition >= count || owner.has(key(topicId, partition))) continue;
-          owner.set(key(topicId, partition), member.memberId);
+          if (partition >= count || owner.has(partitionKey(topicId, partition))) continue;
+          owner.set(partitionKey(topicId, partition), member.memberId);
           owned.get(member.memberId)!.push([topicId, partition]);
         }
       }
@@ -49,9 +49,9 @@ export const uniformAssignor: ServerAssignor = {
       const subscribers = subscribersOf.get(topicId)!;
       if (subscribers.length === 0) continue;
       for (let partition = 0; partition < spec.partitionCounts.get(topicId)!; partition++) {
-        if (owner.has(key(topicId, partition))) continue;
+        if (owner.has(partitionKey(topicId, partition))) continue;
         const memberId = leastLoaded(subscribers)!;
-        owner.set(key(topicId, partition), memberId);
+        owner.set(partitionKey(topicId, partition), memberId);
         owned.get(memberId)!.push([topicId, partition]);
       }
     }
