@@ -74,10 +74,8 @@ function resolve(request: FetchRequest, ctx: RequestContext, byId: boolean): Par
       if (!record) {
         slot.errorCode = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       } else {
-        const lookup = replicas.lookup(record.name, p.partition);
+        const lookup = replicas.lookup(record.name, p.partition, p.currentLeaderEpoch);
         if (!lookup.ok) slot.errorCode = lookup.errorCode;
-        else if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < lookup.replica.leaderEpoch) slot.errorCode = ErrorCode.FENCED_LEADER_EPOCH;
-        else if (p.currentLeaderEpoch > lookup.replica.leaderEpoch) slot.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
         else slot.replica = lookup.replica;
       }
       slots.push(slot);

@@ -29,11 +29,9 @@ export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsRespo
             offset,
             leaderEpoch,
           });
-          const lookup = replicas.lookup(topic.name, p.partitionIndex);
+          const lookup = replicas.lookup(topic.name, p.partitionIndex, p.currentLeaderEpoch);
           if (!lookup.ok) return answer(lookup.errorCode);
           const { replica } = lookup;
-          if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch < replica.leaderEpoch) return answer(ErrorCode.FENCED_LEADER_EPOCH);
-          if (p.currentLeaderEpoch > replica.leaderEpoch) return answer(ErrorCode.UNKNOWN_LEADER_EPOCH);
           const log = replica.log;
           const epoch = replica.leaderEpoch;
           switch (p.timestamp) {

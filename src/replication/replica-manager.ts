@@ -472,11 +472,17 @@ export class ReplicaManager {
     });
   }
 
-  lookup(topic: string, partition: number): ReplicaLookup {
+  /**
+   * The leader replica of a partition. A client's currentLeaderEpoch (-1: none given) is checked as Kafka does:
+   * older than ours is FENCED_LEADER_EPOCH, newer is UNKNOWN_LEADER_EPOCH (our metadata is behind).
+   */
+  lookup(topic: string, partition: number, currentLeaderEpoch = -1): ReplicaLookup {
     const key = partitionKey(topic, partition);
     const replica = this.replicas.get(key);
     if (!replica) return { ok: false, errorCode: this.offline.has(key) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (!replica.isLeader) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch < replica.leaderEpoch) return { ok: false, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
+    if (currentLeaderEpoch > replica.leaderEpoch) return { ok: false, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
     return { ok: true, replica };
   }
 
