@@ -37,6 +37,8 @@ export interface ControllerDefaults {
 }
 
 const MAX_TOPIC_NAME_LENGTH = 249;
+/** KRaft's own log: Kafka refuses a user topic of that name, so clients see the same here. */
+const CLUSTER_METADATA_TOPIC = "__cluster_metadata";
 const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
 
 export function topicNameProblem(name: string): string | null {
@@ -60,6 +62,9 @@ export function planTopicCreation(
 ): { command: MetadataCommand & { type: "create-topic" }; preview: TopicRecord } | { errorCode: number; errorMessage: string } {
   const nameProblem = topicNameProblem(request.name);
   if (nameProblem) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameProblem };
+  if (request.name === CLUSTER_METADATA_TOPIC) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Creation of internal topic ${CLUSTER_METADATA_TOPIC} is prohibited.` };
+  }
   if (state.topic(request.name)) {
     return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${request.name}' already exists.` };
   }
