@@ -36,6 +36,11 @@ export interface ReplicaFetcherOptions {
   addressOf: (nodeId: number) => { host: string; port: number } | null;
   initialBackoffMs: number;
   maxBackoffMs: number;
+  /**
+   * How often every subscribed partition's held end is reported again, new data or not: an idle follower that
+   * left the ISR (paused, cut off) has nothing to acknowledge, and without this the leader never hears it caught up.
+   */
+  reportIntervalMs: number;
 }
 
 interface Stream {
@@ -247,6 +252,16 @@ class LeaderLink {
     target.setLeaderHighWatermark(highWatermark);
   }
 
+  /** Reports again what every subscribed partition holds, as a Kafka follower's periodic fetch does. */
+  reportPositions(): void {
+    if (this.writer === null) return;
+    const acks: Uint8Array[] = [];
+    for (const stream of this.streams.values()) {
+      if (stream.state === "subscribed" && stream.reportedEndOffset >= 0) acks.push(encodeAck(stream.id, stream.reportedEndOffset));
+    }
+    if (acks.length > 0) this.writer.write(acks);
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
@@ -262,8 +277,13 @@ export class ReplicaFetcher {
   private readonly links = new Map<number, LeaderLink>();
   private readonly leaderOf = new Map<string, number>();
   private streamIds = 0;
+  private readonly reportTimer: Timer;
 
-  constructor(private readonly options: ReplicaFetcherOptions) {}
+  constructor(private readonly options: ReplicaFetcherOptions) {
+    this.reportTimer = setInterval(() => {
+      for (const link of this.links.values()) link.reportPositions();
+    }, options.reportIntervalMs);
+  }
 
   follow(target: FollowerPartition, leaderId: number): void {
     this.unfollow(target.topic, target.partition);
@@ -295,6 +315,7 @@ export class ReplicaFetcher {
   }
 
   close(): void {
+    clearInterval(this.reportTimer);
     for (const link of this.links.values()) link.close();
     this.links.clear();
     this.leaderOf.clear();

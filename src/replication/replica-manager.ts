@@ -128,9 +128,11 @@ export class ReplicaManager {
       addressOf: settings.addressOf,
       initialBackoffMs: RECONNECT_INITIAL_MS,
       maxBackoffMs: RECONNECT_MAX_MS,
+      // A follower of an idle partition has nothing to acknowledge: it reports its position as often as leaders check the ISR.
+      reportIntervalMs: isrCheckIntervalMs(settings.replicaLagTimeMaxMs),
     });
     // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
-    this.isrTimer = setInterval(() => this.checkIsr(), Math.max(10, Math.floor(settings.replicaLagTimeMaxMs / 2)));
+    this.isrTimer = setInterval(() => this.checkIsr(), isrCheckIntervalMs(settings.replicaLagTimeMaxMs));
     this.registerMetrics(settings.metrics);
     this.checkpointTimer = setInterval(() => this.checkpointHighWatermarks(), HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS);
     return this.server.port;
@@ -584,6 +586,10 @@ export class ReplicaManager {
 }
 
 const RECOVERY_READ_BYTES = 1 << 20;
+
+function isrCheckIntervalMs(replicaLagTimeMaxMs: number): number {
+  return Math.max(10, Math.floor(replicaLagTimeMaxMs / 2));
+}
 
 /** Every batch header from `offset` to the end of the log, read through the mapped segments. */
 function* batchHeadersFrom(partitionLog: PartitionLog, offset: number): Generator<BatchHeader> {
