@@ -119,7 +119,6 @@ export class Broker {
       host: config.host,
       port: config.replicationPort,
       replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
-      minInsyncReplicas: config.minInsyncReplicas,
       maxFrameBytes: config.maxFrameBytes,
       addressOf: (nodeId) => {
         const peer = metadata.state.broker(nodeId);

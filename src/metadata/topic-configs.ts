@@ -94,6 +94,7 @@ export function brokerTopicDefaults(options: {
   retentionMs: number;
   retentionBytes: number;
   maxMessageBytes: number;
+  minInsyncReplicas: number;
 }): Record<string, string> {
   const defaults: Record<string, string> = {};
   for (const spec of TOPIC_CONFIGS) defaults[spec.name] = spec.defaultValue;
@@ -101,5 +102,6 @@ export function brokerTopicDefaults(options: {
   defaults["retention.ms"] = String(options.retentionMs);
   defaults["retention.bytes"] = String(options.retentionBytes);
   defaults["max.message.bytes"] = String(options.maxMessageBytes);
+  defaults["min.insync.replicas"] = String(options.minInsyncReplicas);
   return defaults;
 }
