@@ -1,9 +1,11 @@
 /**
- * Raft's durable state in LMDB: hard state, snapshot and log entries, values encoded with msgpackr. Each ready is
- * written in ONE synchronous, fsynced transaction before its messages go out: many proposals, one commit.
+ * Raft's durable state in LMDB: hard state, snapshot and log entries, values encoded with msgpackr. Each ready that
+ * must be durable is written in ONE synchronous, fsynced transaction: many proposals, one commit. A ready that only
+ * moves the commit index writes nothing; the index goes along with the next synced write (see durability.ts).
  */
 import { open, type Database, type RootDatabase } from "lmdb";
 import { Packr } from "msgpackr";
+import { mustSync, type DurableVote } from "./durability.ts";
 import { assert, type Entry, type EntryType, type HardState, type PersistedState, type Ready, type Snapshot } from "./types.ts";
 
 const HARD_STATE_KEY = "hardState";
@@ -13,6 +15,10 @@ export type ReadyToPersist = Pick<Ready, "hardState" | "snapshotToPersist" | "sn
 
 export class LmdbRaftStorage {
   private readonly packr = new Packr({ useRecords: false });
+  /** The hard state as of the last ready, and whether the store holds it yet. */
+  private latestHardState: HardState = { term: 0, vote: 0, commit: 0 };
+  private latestHardStateStored = true;
+  private durableVote: DurableVote = { term: 0, vote: 0 };
 
   private constructor(
     private readonly root: RootDatabase,
@@ -42,12 +48,27 @@ export class LmdbRaftStorage {
       expectedIndex++;
     }
     if (snapshot) snapshot.data = toPlainBytes(snapshot.data);
+    this.latestHardState = { ...hardState };
+    this.latestHardStateStored = true;
+    this.durableVote = { term: hardState.term, vote: hardState.vote };
     return { hardState, snapshot, entries };
   }
 
-  /** Writes a ready's durable parts atomically and durably; returns only after the commit is on disk. */
+  /** The term and vote on disk: messages that depend on them wait for the next synced write. */
+  get durable(): DurableVote {
+    return this.durableVote;
+  }
+
+  /**
+   * Writes a ready's durable parts atomically and durably; returns only after the commit is on disk. A ready that
+   * only moves the commit index is remembered and written with the next one that must be synced.
+   */
   persist(ready: ReadyToPersist): void {
-    if (!ready.hardState && !ready.snapshotToPersist && ready.entriesToPersist.length === 0) return;
+    if (ready.hardState) {
+      this.latestHardState = ready.hardState;
+      this.latestHardStateStored = false;
+    }
+    if (!mustSync(ready, this.durableVote)) return;
     this.root.transactionSync(() => {
       const snapshot = ready.snapshotToPersist;
       if (snapshot) {
@@ -64,11 +85,18 @@ export class LmdbRaftStorage {
           this.log.putSync(entry.index, this.packr.pack([entry.term, entry.type, entry.data]));
         }
       }
-      if (ready.hardState) this.meta.putSync(HARD_STATE_KEY, this.packr.pack(ready.hardState));
+      if (!this.latestHardStateStored) this.meta.putSync(HARD_STATE_KEY, this.packr.pack(this.latestHardState));
     });
+    this.latestHardStateStored = true;
+    this.durableVote = { term: this.latestHardState.term, vote: this.latestHardState.vote };
   }
 
+  /** Stores the latest commit index too, so a clean restart re-applies everything at once. */
   async close(): Promise<void> {
+    if (!this.latestHardStateStored) {
+      this.root.transactionSync(() => this.meta.putSync(HARD_STATE_KEY, this.packr.pack(this.latestHardState)));
+      this.latestHardStateStored = true;
+    }
     await this.root.close();
   }
 }

@@ -6,9 +6,10 @@
 import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "./core.ts";
+import { sendableBeforePersist } from "./durability.ts";
 import { LmdbRaftStorage } from "./lmdb-storage.ts";
 import { TcpTransport, type PeerAddress, type TcpTransportOptions } from "./tcp-transport.ts";
-import { assert, EntryType, NONE, ROLE, type Entry, type NodeId, type Ready } from "./types.ts";
+import { assert, EntryType, NONE, ROLE, type Entry, type Message, type NodeId, type Ready } from "./types.ts";
 
 const log = logger("raft-node");
 
@@ -263,9 +264,16 @@ export class RaftNode {
   }
 
   private handleReady(ready: Ready): void {
-    // Durable before anyone hears about it: votes, acks and commits must survive a crash.
+    // Durable before anyone hears about it: votes, acks and entries must survive a crash. A leader's Appends are
+    // the exception, so followers write alongside it.
+    const durable = this.storage.durable;
+    const afterPersist: Message[] = [];
+    for (const message of ready.messagesToSend) {
+      if (sendableBeforePersist(message, ready, durable)) this.transport.send(message);
+      else afterPersist.push(message);
+    }
     this.storage.persist(ready);
-    for (const message of ready.messagesToSend) this.transport.send(message);
+    for (const message of afterPersist) this.transport.send(message);
     if (ready.snapshotToApply) {
       assert(this.options.snapshots, "received a snapshot but the node has no state machine snapshot hooks");
       this.options.snapshots.restore(ready.snapshotToApply.data, ready.snapshotToApply.index);

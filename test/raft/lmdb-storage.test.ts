@@ -60,3 +60,30 @@ test("local compaction keeps entries after the snapshot; a leader's snapshot dro
   expect(loaded).toEqual({ hardState: { term: 4, vote: 0, commit: 10 }, snapshot: fromLeader, entries: [entry(11, 4)] });
   await storage.close();
 });
+
+test("a ready that only moves the commit index is written with the next synced write, or at close", async () => {
+  const dir = tempDir();
+  let storage = LmdbRaftStorage.open(dir);
+  storage.load();
+  storage.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entriesToPersist: [entry(1, 1), entry(2, 1)] });
+  storage.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entriesToPersist: [] });
+  // load() reads the store: the commit-only ready left it as it was (and load forgets the pending commit).
+  expect(storage.load().hardState).toEqual({ term: 1, vote: 1, commit: 0 });
+  storage.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entriesToPersist: [] });
+  storage.persist({ entriesToPersist: [entry(3, 1)] });
+  expect(storage.load().hardState).toEqual({ term: 1, vote: 1, commit: 2 });
+  storage.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entriesToPersist: [] });
+  await storage.close();
+  storage = LmdbRaftStorage.open(dir);
+  expect(storage.load()).toEqual({ hardState: { term: 1, vote: 1, commit: 3 }, snapshot: undefined, entries: [entry(1, 1), entry(2, 1), entry(3, 1)] });
+  await storage.close();
+});
+
+test("a new term or vote is written at once, without entries", async () => {
+  const storage = LmdbRaftStorage.open(tempDir());
+  storage.load();
+  storage.persist({ hardState: { term: 3, vote: 2, commit: 0 }, entriesToPersist: [] });
+  expect(storage.durable).toEqual({ term: 3, vote: 2 });
+  expect(storage.load().hardState).toEqual({ term: 3, vote: 2, commit: 0 });
+  await storage.close();
+});

@@ -1,9 +1,12 @@
 /**
  * A whole Raft cluster in one process, driven from one seed: a simulated network (delay, loss, duplication,
  * reordering, partitions), simulated disks (crash-restart recovers from persisted state only), and invariant checks.
+ * Nodes treat the disk as RaftNode does (durability.ts): a commit-only hard state waits for the next synced write,
+ * and a leader's Appends leave before its own write, which a crash may then never make.
  */
 import { pack, unpack } from "msgpackr";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "../../src/raft/core.ts";
+import { mustSync, sendableBeforePersist } from "../../src/raft/durability.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import { EntryType, ROLE, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from "../../src/raft/types.ts";
 
@@ -36,6 +39,8 @@ export interface FaultProfile {
   maxDelayMs: number;
   dropProbability: number;
   duplicateProbability: number;
+  /** Per ready that sent Appends early: the node crashes before its own write. */
+  crashBeforePersistProbability?: number;
 }
 
 interface InFlight {
@@ -47,6 +52,8 @@ interface InFlight {
 export class SimNode {
   core: RaftCore | undefined;
   disk: Disk = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: undefined, entries: [] };
+  /** The hard state of the last ready; it reaches the disk with the next synced write, or is lost in a crash. */
+  latestHardState: HardState = { term: 0, vote: 0, commit: 0 };
   machine: StateMachine = { appliedIndex: 0, digest: 0 };
   nextTickAtMs = 0;
   restarts = 0;
@@ -125,6 +132,7 @@ export class SimCluster {
       snapshot: node.disk.snapshot,
       entries: node.disk.entries.slice(),
     });
+    node.latestHardState = { ...node.disk.hardState };
     node.machine = node.disk.snapshot ? decodeMachine(node.disk.snapshot.data) : { appliedIndex: 0, digest: 0 };
     node.nextTickAtMs = this.nowMs + 1 + this.random.int(this.options.tickMs);
   }
@@ -203,8 +211,15 @@ export class SimCluster {
       const termBefore = core.term;
       if (!core.hasReady()) return;
       const ready = core.ready();
+      const durable = node.disk.hardState;
+      const early = ready.messagesToSend.filter((m) => sendableBeforePersist(m, ready, durable));
+      for (const m of early) this.send(m);
+      if (early.length > 0 && this.random.chance(this.faults.crashBeforePersistProbability ?? 0)) {
+        this.crash(node);
+        return;
+      }
       this.persist(node, ready);
-      for (const m of ready.messagesToSend) this.send(m);
+      for (const m of ready.messagesToSend) if (!early.includes(m)) this.send(m);
       if (ready.snapshotToApply) {
         node.machine = decodeMachine(ready.snapshotToApply.data);
         this.snapshotsInstalled++;
@@ -221,6 +236,8 @@ export class SimCluster {
 
   private persist(node: SimNode, ready: Ready): void {
     const disk = node.disk;
+    if (ready.hardState) node.latestHardState = { ...ready.hardState };
+    if (!mustSync(ready, disk.hardState)) return;
     if (ready.snapshotToApply) {
       disk.snapshot = ready.snapshotToApply;
       disk.entries = [];
@@ -233,7 +250,7 @@ export class SimCluster {
       const first = ready.entriesToPersist[0]!.index;
       disk.entries = disk.entries.filter((e) => e.index < first).concat(ready.entriesToPersist);
     }
-    if (ready.hardState) disk.hardState = { ...ready.hardState };
+    disk.hardState = { ...node.latestHardState };
     const base = disk.snapshot?.index ?? 0;
     disk.entries.forEach((e, i) => {
       if (e.index !== base + 1 + i) fail(`node ${node.id} disk log not contiguous at ${e.index}`);

@@ -47,6 +47,7 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
     duplicateProbability: r.int(10) / 100,
   };
   const crashProbability = r.int(3) === 0 ? 0 : 0.0005 + r.int(20) / 10_000;
+  cluster.faults.crashBeforePersistProbability = crashProbability === 0 ? 0 : r.int(20) / 1_000;
   const partitionProbability = r.int(3) === 0 ? 0 : 0.0005 + r.int(50) / 10_000;
   const proposeProbability = 0.02 + r.int(20) / 100;
 
