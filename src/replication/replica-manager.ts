@@ -53,6 +53,8 @@ export interface ReplicationSettings {
   /** 0 picks a free port. */
   port: number;
   replicaLagTimeMaxMs: number;
+  /** The broker default of min.insync.replicas; a topic override wins. */
+  minInsyncReplicas: number;
   maxFrameBytes: number;
   /** Where another broker's replication listener is, from the metadata. */
   addressOf: (nodeId: number) => { host: string; port: number } | null;
@@ -192,9 +194,10 @@ export class ReplicaManager {
     }
   }
 
-  /** The topic's overrides over the broker defaults (min.insync.replicas among them). */
   private configsOf(topic: TopicRecord): Record<string, string> {
-    return effectiveTopicConfigs(this.topicDefaults, topic.configs);
+    const configs = effectiveTopicConfigs(this.topicDefaults, topic.configs);
+    const brokerDefault = String(this.settings?.minInsyncReplicas ?? 1);
+    return { ...configs, "min.insync.replicas": topic.configs["min.insync.replicas"] ?? brokerDefault };
   }
 
   private openTopic(topic: TopicRecord): void {
@@ -310,7 +313,7 @@ export class ReplicaManager {
       truncateForDivergence: (epoch, endOffset) => this.truncateForDivergence(replica, epoch, endOffset),
       restartAt: (logStartOffset) => {
         replica.restartAt(logStartOffset);
-        replica.producers = new PartitionProducerState();
+        this.rebuildProducerState(replica);
       },
       setLeaderHighWatermark: (highWatermark) => {
         const next = Math.min(highWatermark, replica.log.logEndOffset);
@@ -344,7 +347,17 @@ export class ReplicaManager {
     }
     log.warn("truncating a follower's diverged tail", { topic: replica.topic, partition: replica.partition, from: logEnd, to: target });
     replica.truncateTo(Math.max(target, replica.log.logStartOffset));
-    // Producer state must not remember batches that are gone.
+    this.rebuildProducerState(replica);
+  }
+
+  /**
+   * The log lost its tail: producer state must forget the batches that are gone, or a retry of one would be
+   * answered as a duplicate at offsets that now hold other records. A saved snapshot may remember them too.
+   */
+  private rebuildProducerState(replica: LocalReplica): void {
+    const key = partitionKey(replica.topic, replica.partition);
+    const snapshot = this.producerSnapshots.get(key);
+    if (snapshot !== undefined && snapshot.offset > replica.log.logEndOffset) this.producerSnapshots.removeSync(key);
     replica.producers = PartitionProducerState.rebuild(batchHeadersFrom(replica.log, replica.log.logStartOffset));
   }
 
@@ -450,16 +463,15 @@ export class ReplicaManager {
   /** Producer state = the last snapshot plus the batches appended after it. */
   private loadProducerState(topic: string, partition: number, partitionLog: PartitionLog): PartitionProducerState {
     const snapshot = this.producerSnapshots.get(partitionKey(topic, partition));
-    let state: PartitionProducerState;
-    let from: number;
     if (snapshot && snapshot.offset <= partitionLog.logEndOffset && snapshot.offset >= partitionLog.logStartOffset) {
-      state = PartitionProducerState.decode(snapshot.state);
-      from = snapshot.offset;
-    } else {
-      state = new PartitionProducerState();
-      from = partitionLog.logStartOffset;
+      try {
+        return PartitionProducerState.rebuild(batchHeadersFrom(partitionLog, snapshot.offset), PartitionProducerState.decode(snapshot.state));
+      } catch (error) {
+        // A snapshot the log no longer continues (its tail was truncated and refilled): the log alone is the truth.
+        log.warn("producer state snapshot does not match the log; rebuilding from the log", { topic, partition, snapshotOffset: snapshot.offset, error: String(error) });
+      }
     }
-    return PartitionProducerState.rebuild(batchHeadersFrom(partitionLog, from), state);
+    return PartitionProducerState.rebuild(batchHeadersFrom(partitionLog, partitionLog.logStartOffset));
   }
 
   /** Writes every partition's producer state so the next start replays only what follows. */
@@ -541,8 +553,21 @@ export class ReplicaManager {
     const first = batches[0]!;
     if (first.producerId >= 0) {
       if (batches.length > 1) return fail(ErrorCode.INVALID_RECORD, "an idempotent produce request must hold one batch per partition");
-      const check = replica.producers.check(first);
+      let check = replica.producers.check(first);
+      if (check.kind === "duplicate" && !holdsBatch(partitionLog, check.baseOffset, first)) {
+        log.error("producer state names a batch the log does not hold; rebuilding it from the log", {
+          topic: replica.topic,
+          partition: replica.partition,
+          producerId: first.producerId,
+          baseSequence: first.baseSequence,
+          baseOffset: check.baseOffset,
+        });
+        this.rebuildProducerState(replica);
+        check = replica.producers.check(first);
+      }
       if (check.kind === "error") return fail(check.errorCode, check.message);
+      // A retry of a batch in the log answers with its first offsets, and for acks=all only once they are
+      // committed in this leader epoch (the caller waits for the high watermark as for a new append).
       if (check.kind === "duplicate") {
         return {
           errorCode: ErrorCode.NONE,
@@ -586,6 +611,21 @@ const RECOVERY_READ_BYTES = 1 << 20;
 
 function isrCheckIntervalMs(replicaLagTimeMaxMs: number): number {
   return Math.max(10, Math.floor(replicaLagTimeMaxMs / 2));
+}
+
+/** Whether the log holds the producer's batch at baseOffset: producer state and log must agree before a duplicate is answered. */
+function holdsBatch(partitionLog: PartitionLog, baseOffset: number, batch: BatchHeader): boolean {
+  if (baseOffset < partitionLog.logStartOffset || baseOffset >= partitionLog.logEndOffset) return false;
+  for (const held of batchHeadersFrom(partitionLog, baseOffset)) {
+    return (
+      held.baseOffset === baseOffset &&
+      held.producerId === batch.producerId &&
+      held.producerEpoch === batch.producerEpoch &&
+      held.baseSequence === batch.baseSequence &&
+      held.recordCount === batch.recordCount
+    );
+  }
+  return false;
 }
 
 /** Every batch header from `offset` to the end of the log, read through the mapped segments. */
