@@ -2,6 +2,7 @@ import { ErrorCode } from "../protocol/error-codes.ts";
 import type { FetchRequest, FetchResponse } from "../protocol/generated/01-fetch.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
 import { ZERO_UUID } from "../protocol/reader.ts";
+import { divergence, type EpochEndOffset } from "../replication/leader-epoch-cache.ts";
 import type { LocalReplica } from "../replication/replica-manager.ts";
 import type { ApiHandler, RequestContext } from "./handler.ts";
 import { partitionKey } from "../lib/partition-key.ts";
@@ -15,6 +16,8 @@ interface PartitionSlot {
   currentLeaderEpoch: number;
   replica: LocalReplica | null;
   errorCode: number;
+  /** Fetch v12+: where the log diverged from the fetcher's lastFetchedEpoch; answered instead of records. */
+  diverging: EpochEndOffset | null;
   batches: Uint8Array[];
   bytes: number;
 }
@@ -30,7 +33,7 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponse> = {
     let total = readAll(slots, request.maxBytes, ctx);
 
     // Long poll: park until a partition's high watermark moves or the wait ends, then read again.
-    while (total < Math.max(1, request.minBytes) && !slots.some((s) => s.errorCode !== ErrorCode.NONE)) {
+    while (total < Math.max(1, request.minBytes) && !slots.some((s) => s.errorCode !== ErrorCode.NONE || s.diverging !== null)) {
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) break;
       const keys = slots.filter((s) => s.replica).map((s) => partitionKey(s.replica!.topic, s.partition));
@@ -68,6 +71,7 @@ function resolve(request: FetchRequest, ctx: RequestContext, byId: boolean): Par
         currentLeaderEpoch: p.currentLeaderEpoch,
         replica: null,
         errorCode: ErrorCode.NONE,
+        diverging: null,
         batches: [],
         bytes: 0,
       };
@@ -76,12 +80,29 @@ function resolve(request: FetchRequest, ctx: RequestContext, byId: boolean): Par
       } else {
         const lookup = replicas.lookup(record.name, p.partition, p.currentLeaderEpoch);
         if (!lookup.ok) slot.errorCode = lookup.errorCode;
-        else slot.replica = lookup.replica;
+        else {
+          slot.replica = lookup.replica;
+          if (p.lastFetchedEpoch >= 0) checkPosition(slot, lookup.replica, p.lastFetchedEpoch);
+        }
       }
       slots.push(slot);
     }
   }
   return slots;
+}
+
+/**
+ * KIP-320 for consumers (Kafka's Partition.readRecords): the epoch of the last record the fetcher read must end at
+ * or after its fetch offset in this leader's log, or the answer says where it diverged so the fetcher truncates
+ * instead of resetting. A fetcher that read an epoch newer than this leader's has seen a later leader: this
+ * broker's metadata is behind, and it answers UNKNOWN_LEADER_EPOCH so the client refreshes and retries.
+ */
+function checkPosition(slot: PartitionSlot, replica: LocalReplica, lastFetchedEpoch: number): void {
+  if (lastFetchedEpoch > replica.leaderEpoch) {
+    slot.errorCode = ErrorCode.UNKNOWN_LEADER_EPOCH;
+    return;
+  }
+  slot.diverging = divergence(replica.epochCache, replica.log.logEndOffset, lastFetchedEpoch, slot.fetchOffset);
 }
 
 /**
@@ -92,7 +113,7 @@ function resolve(request: FetchRequest, ctx: RequestContext, byId: boolean): Par
 function readAll(slots: PartitionSlot[], maxBytes: number, ctx: RequestContext): number {
   let total = 0;
   for (const slot of slots) {
-    if (!slot.replica || slot.errorCode !== ErrorCode.NONE) continue;
+    if (!slot.replica || slot.errorCode !== ErrorCode.NONE || slot.diverging !== null) continue;
     const log = slot.replica.log;
     if (slot.fetchOffset < log.logStartOffset || slot.fetchOffset > log.logEndOffset) {
       slot.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
@@ -130,5 +151,6 @@ function partitionData(slot: PartitionSlot) {
     abortedTransactions: null,
     preferredReadReplica: -1,
     records: slot.batches,
+    ...(slot.diverging !== null ? { divergingEpoch: { epoch: slot.diverging.epoch, endOffset: slot.diverging.endOffset } } : {}),
   };
 }
