@@ -53,8 +53,6 @@ export interface ReplicationSettings {
   /** 0 picks a free port. */
   port: number;
   replicaLagTimeMaxMs: number;
-  /** The broker default of min.insync.replicas; a topic override wins. */
-  minInsyncReplicas: number;
   maxFrameBytes: number;
   /** Where another broker's replication listener is, from the metadata. */
   addressOf: (nodeId: number) => { host: string; port: number } | null;
@@ -194,10 +192,9 @@ export class ReplicaManager {
     }
   }
 
+  /** The topic's overrides over the broker defaults (min.insync.replicas among them). */
   private configsOf(topic: TopicRecord): Record<string, string> {
-    const configs = effectiveTopicConfigs(this.topicDefaults, topic.configs);
-    const brokerDefault = String(this.settings?.minInsyncReplicas ?? 1);
-    return { ...configs, "min.insync.replicas": topic.configs["min.insync.replicas"] ?? brokerDefault };
+    return effectiveTopicConfigs(this.topicDefaults, topic.configs);
   }
 
   private openTopic(topic: TopicRecord): void {
