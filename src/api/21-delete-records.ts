@@ -24,7 +24,7 @@ export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecord
           const offset = p.offset === HIGH_WATERMARK ? partitionLog.highWatermark : p.offset;
           // Only committed records may go: beyond the high watermark a follower could still need them.
           if (offset < 0 || offset > partitionLog.highWatermark) return answer(ErrorCode.OFFSET_OUT_OF_RANGE);
-          partitionLog.deleteRecordsBefore(offset);
+          replicas.deleteRecordsBefore(lookup.replica, offset);
           return answer(ErrorCode.NONE, partitionLog.logStartOffset);
         }),
       })),

@@ -26,6 +26,8 @@ export interface FollowerPartition {
   /** The leader no longer holds what this log lacks: empty it and continue at the leader's log start. */
   restartAt(logStartOffset: number): void;
   setLeaderHighWatermark(highWatermark: number): void;
+  /** The leader's log start (DeleteRecords, retention): this log drops what the leader dropped, within its high watermark. */
+  setLeaderLogStartOffset(logStartOffset: number): void;
 }
 
 export interface ReplicaFetcherOptions {
@@ -194,10 +196,11 @@ class LeaderLink {
     const target = stream.target;
     switch (frame.type) {
       case FrameType.BATCHES:
-        this.onBatches(stream, frame.records, frame.highWatermark);
+        this.onBatches(stream, frame.records, frame.highWatermark, frame.logStartOffset);
         return;
       case FrameType.HWM:
         target.setLeaderHighWatermark(frame.highWatermark);
+        target.setLeaderLogStartOffset(frame.logStartOffset);
         return;
       case FrameType.DIVERGING:
         log.info("truncating a diverged log", { topic: target.topic, partition: target.partition, leaderId: this.leaderId, epoch: frame.epoch, endOffset: frame.endOffset });
@@ -229,7 +232,7 @@ class LeaderLink {
     }
   }
 
-  private onBatches(stream: Stream, records: Uint8Array, highWatermark: number): void {
+  private onBatches(stream: Stream, records: Uint8Array, highWatermark: number, logStartOffset: number): void {
     const target = stream.target;
     const baseOffset = readBaseOffset(records);
     if (baseOffset !== target.logEndOffset) {
@@ -250,6 +253,7 @@ class LeaderLink {
       })
       .catch((error) => log.error("replicated append failed", { topic: target.topic, partition: target.partition, error: String(error) }));
     target.setLeaderHighWatermark(highWatermark);
+    target.setLeaderLogStartOffset(logStartOffset);
   }
 
   /** Reports again what every subscribed partition holds, as a Kafka follower's periodic fetch does. */

@@ -316,6 +316,11 @@ export class ReplicaManager {
         const next = Math.min(highWatermark, replica.log.logEndOffset);
         if (next > replica.log.highWatermark) replica.log.highWatermark = next;
       },
+      setLeaderLogStartOffset: (logStartOffset) => {
+        // As Kafka's follower: never past what it knows is committed; the rest follows with a later high watermark.
+        const next = Math.min(logStartOffset, replica.log.highWatermark);
+        if (next > replica.log.logStartOffset) replica.log.deleteRecordsBefore(next);
+      },
     };
   }
 
@@ -393,7 +398,7 @@ export class ReplicaManager {
     partitionLog.highWatermark = candidate;
     replica.releaseCommitted();
     this.waiters.wake(partitionKey(replica.topic, replica.partition));
-    this.server?.highWatermarkChanged(replica.topic, replica.partition);
+    this.server?.boundsChanged(replica.topic, replica.partition);
   }
 
   private checkpointHighWatermarks(): void {
@@ -518,6 +523,15 @@ export class ReplicaManager {
         [...r.tracker!.lagByFollower(r.log.logEndOffset)].map(([follower, lag]): Sample => [{ topic: r.topic, partition: r.partition, follower }, lag]),
       ),
     );
+  }
+
+  /**
+   * DeleteRecords on the leader: the log start moves to `offset` (at most the high watermark) and followers are
+   * told, so a later leader does not serve the deleted records again.
+   */
+  deleteRecordsBefore(replica: LocalReplica, offset: number): void {
+    replica.log.deleteRecordsBefore(offset);
+    this.server?.boundsChanged(replica.topic, replica.partition);
   }
 
   /** acks=all: whether the ISR is large enough to accept a write at all (Kafka checks before appending). */

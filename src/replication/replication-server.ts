@@ -45,6 +45,7 @@ interface Stream {
   readonly partition: LeaderPartition;
   nextOffset: number;
   sentHighWatermark: number;
+  sentLogStartOffset: number;
   pumpScheduled: boolean;
   unlisten: () => void;
 }
@@ -158,6 +159,7 @@ export class ReplicationServer {
       partition: answer.partition,
       nextOffset: frame.fetchOffset,
       sentHighWatermark: -1,
+      sentLogStartOffset: -1,
       pumpScheduled: false,
       unlisten: () => {},
     };
@@ -177,7 +179,7 @@ export class ReplicationServer {
     });
   }
 
-  /** Sends what the follower lacks while the connection has room; the high watermark rides along. */
+  /** Sends what the follower lacks while the connection has room; the high watermark and log start ride along. */
   private pump(connection: Connection, stream: Stream): void {
     const writer = connection.writer!;
     const partitionLog = stream.partition.log;
@@ -193,19 +195,24 @@ export class ReplicationServer {
       while (position + batchSizeAt(lastView, position) < lastView.length) position += batchSizeAt(lastView, position);
       const nextOffset = lastOffsetOf(lastView, position) + 1;
       const highWatermark = stream.partition.highWatermark;
-      writer.write([encodeBatchesHeader(stream.id, highWatermark, read.bytes), ...read.batches], read.release);
+      const logStartOffset = partitionLog.logStartOffset;
+      writer.write([encodeBatchesHeader(stream.id, highWatermark, logStartOffset, read.bytes), ...read.batches], read.release);
       stream.nextOffset = nextOffset;
       stream.sentHighWatermark = highWatermark;
+      stream.sentLogStartOffset = logStartOffset;
     }
     const highWatermark = stream.partition.highWatermark;
-    if (highWatermark !== stream.sentHighWatermark && stream.nextOffset >= partitionLog.logEndOffset) {
-      writer.write([encodeHighWatermark(stream.id, highWatermark)]);
+    const logStartOffset = partitionLog.logStartOffset;
+    const moved = highWatermark !== stream.sentHighWatermark || logStartOffset !== stream.sentLogStartOffset;
+    if (moved && stream.nextOffset >= partitionLog.logEndOffset) {
+      writer.write([encodeHighWatermark(stream.id, highWatermark, logStartOffset)]);
       stream.sentHighWatermark = highWatermark;
+      stream.sentLogStartOffset = logStartOffset;
     }
   }
 
-  /** The partition's high watermark moved: followers learn it with the next batch or a HWM frame. */
-  highWatermarkChanged(topic: string, partition: number): void {
+  /** The partition's high watermark or log start moved: followers learn it with the next batch or a HWM frame. */
+  boundsChanged(topic: string, partition: number): void {
     for (const connection of this.connections) {
       for (const stream of connection.streams.values()) {
         if (stream.topic === topic && stream.partitionIndex === partition) this.schedulePump(connection, stream);

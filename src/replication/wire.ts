@@ -7,15 +7,17 @@
  *                       SUBSCRIBE  streamId:int32 partition:int32 leaderEpoch:int32 lastEpoch:int32 fetchOffset:int64 topic:utf8(rest)
  *                       ACK        streamId:int32 endOffset:int64          (what the follower holds under its flush policy)
  *                       UNSUBSCRIBE streamId:int32
- *   leader -> follower  BATCHES    streamId:int32 highWatermark:int64 records(rest: whole batches as stored)
- *                       HWM        streamId:int32 highWatermark:int64
+ *   leader -> follower  BATCHES    streamId:int32 highWatermark:int64 logStartOffset:int64 records(rest: whole batches as stored)
+ *                       HWM        streamId:int32 highWatermark:int64 logStartOffset:int64
  *                       DIVERGING  streamId:int32 epoch:int32 endOffset:int64   (truncate, then subscribe again)
  *                       ENDED      streamId:int32 errorCode:int16               (stream refused or closed)
  *                       START_AT   streamId:int32 logStartOffset:int64    (the offsets the follower lacks are gone: restart there)
  *
  * After SUBSCRIBE the leader checks the follower's last epoch against its leader epoch cache (Kafka's
  * OffsetForLeaderEpoch, folded into the subscription as in KIP-320) and either answers DIVERGING or pushes
- * batches from fetchOffset as they are appended, bounded by its send queue.
+ * batches from fetchOffset as they are appended, bounded by its send queue. The leader's high watermark and log
+ * start offset ride along (as in Kafka's fetch response): a follower's log start follows the leader's, so records
+ * removed by DeleteRecords stay removed when leadership moves.
  */
 export const FrameType = {
   HELLO: 1,
@@ -34,8 +36,8 @@ export type ReplicationFrame =
   | { type: typeof FrameType.SUBSCRIBE; streamId: number; topic: string; partition: number; leaderEpoch: number; lastEpoch: number; fetchOffset: number }
   | { type: typeof FrameType.ACK; streamId: number; endOffset: number }
   | { type: typeof FrameType.UNSUBSCRIBE; streamId: number }
-  | { type: typeof FrameType.BATCHES; streamId: number; highWatermark: number; records: Uint8Array }
-  | { type: typeof FrameType.HWM; streamId: number; highWatermark: number }
+  | { type: typeof FrameType.BATCHES; streamId: number; highWatermark: number; logStartOffset: number; records: Uint8Array }
+  | { type: typeof FrameType.HWM; streamId: number; highWatermark: number; logStartOffset: number }
   | { type: typeof FrameType.DIVERGING; streamId: number; epoch: number; endOffset: number }
   | { type: typeof FrameType.ENDED; streamId: number; errorCode: number }
   | { type: typeof FrameType.START_AT; streamId: number; logStartOffset: number };
@@ -43,7 +45,7 @@ export type ReplicationFrame =
 export class ReplicationProtocolError extends Error {}
 
 /** Bytes before the records of a BATCHES frame, size prefix included. */
-export const BATCHES_HEADER_BYTES = 4 + 1 + 4 + 8;
+export const BATCHES_HEADER_BYTES = 4 + 1 + 4 + 8 + 8;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -99,20 +101,22 @@ export function encodeUnsubscribe(streamId: number): Uint8Array {
 }
 
 /** Only the header: the records follow it on the socket as views of the leader's mapped segments. */
-export function encodeBatchesHeader(streamId: number, highWatermark: number, recordsBytes: number): Uint8Array {
+export function encodeBatchesHeader(streamId: number, highWatermark: number, logStartOffset: number, recordsBytes: number): Uint8Array {
   const bytes = new Uint8Array(BATCHES_HEADER_BYTES);
   const view = new DataView(bytes.buffer);
-  view.setInt32(0, 1 + 12 + recordsBytes);
+  view.setInt32(0, BATCHES_HEADER_BYTES - 4 + recordsBytes);
   view.setUint8(4, FrameType.BATCHES);
   view.setInt32(5, streamId);
   setInt64(view, 9, highWatermark);
+  setInt64(view, 17, logStartOffset);
   return bytes;
 }
 
-export function encodeHighWatermark(streamId: number, highWatermark: number): Uint8Array {
-  const { bytes, view } = frame(FrameType.HWM, 12);
+export function encodeHighWatermark(streamId: number, highWatermark: number, logStartOffset: number): Uint8Array {
+  const { bytes, view } = frame(FrameType.HWM, 20);
   view.setInt32(5, streamId);
   setInt64(view, 9, highWatermark);
+  setInt64(view, 17, logStartOffset);
   return bytes;
 }
 
@@ -167,11 +171,11 @@ export function decodeFrame(body: Uint8Array): ReplicationFrame {
       need(5);
       return { type, streamId: view.getInt32(1) };
     case FrameType.BATCHES:
-      need(13);
-      return { type, streamId: view.getInt32(1), highWatermark: getInt64(view, 5), records: body.subarray(13) };
+      need(21);
+      return { type, streamId: view.getInt32(1), highWatermark: getInt64(view, 5), logStartOffset: getInt64(view, 13), records: body.subarray(21) };
     case FrameType.HWM:
-      need(13);
-      return { type, streamId: view.getInt32(1), highWatermark: getInt64(view, 5) };
+      need(21);
+      return { type, streamId: view.getInt32(1), highWatermark: getInt64(view, 5), logStartOffset: getInt64(view, 13) };
     case FrameType.DIVERGING:
       need(17);
       return { type, streamId: view.getInt32(1), epoch: view.getInt32(5), endOffset: getInt64(view, 9) };

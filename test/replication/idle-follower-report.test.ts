@@ -30,7 +30,7 @@ test("an idle follower that left the ISR rejoins on a report of the same end off
 
 test("a subscribed follower reports its end offset again with no new batches", async () => {
   const LOG_END = 42;
-  const idleLog = { logEndOffset: LOG_END, onAppend: () => () => {} } as unknown as PartitionLog;
+  const idleLog = { logStartOffset: 0, logEndOffset: LOG_END, onAppend: () => () => {} } as unknown as PartitionLog;
   const leaderPartition: LeaderPartition = { log: idleLog, highWatermark: LOG_END };
   const reports: { followerId: number; endOffset: number }[] = [];
   const server = new ReplicationServer(
@@ -67,6 +67,7 @@ test("a subscribed follower reports its end offset again with no new batches", a
       throw new Error("no restart expected");
     },
     setLeaderHighWatermark: () => {},
+    setLeaderLogStartOffset: () => {},
   };
   fetcher.follow(follower, 1);
 

@@ -30,7 +30,7 @@ describe("replication wire format", () => {
     expect(roundTrip(encodeSubscribe(subscribe))).toEqual({ type: FrameType.SUBSCRIBE, ...subscribe });
     expect(roundTrip(encodeAck(7, 123_456_789_012))).toEqual({ type: FrameType.ACK, streamId: 7, endOffset: 123_456_789_012 });
     expect(roundTrip(encodeUnsubscribe(7))).toEqual({ type: FrameType.UNSUBSCRIBE, streamId: 7 });
-    expect(roundTrip(encodeHighWatermark(7, 55))).toEqual({ type: FrameType.HWM, streamId: 7, highWatermark: 55 });
+    expect(roundTrip(encodeHighWatermark(7, 55, 2 ** 40))).toEqual({ type: FrameType.HWM, streamId: 7, highWatermark: 55, logStartOffset: 2 ** 40 });
     expect(roundTrip(encodeDiverging(7, -1, 40))).toEqual({ type: FrameType.DIVERGING, streamId: 7, epoch: -1, endOffset: 40 });
     expect(roundTrip(encodeEnded(7, 74))).toEqual({ type: FrameType.ENDED, streamId: 7, errorCode: 74 });
     expect(roundTrip(encodeStartAt(7, 4096))).toEqual({ type: FrameType.START_AT, streamId: 7, logStartOffset: 4096 });
@@ -38,9 +38,9 @@ describe("replication wire format", () => {
 
   test("a BATCHES frame is a header followed by the stored bytes, split anywhere on the wire", () => {
     const records = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
-    const header = encodeBatchesHeader(2, 99, records.length);
+    const header = encodeBatchesHeader(2, 99, 7, records.length);
     expect(header.length).toBe(BATCHES_HEADER_BYTES);
-    const wire = new Uint8Array([...header, ...records, ...encodeHighWatermark(2, 100)]);
+    const wire = new Uint8Array([...header, ...records, ...encodeHighWatermark(2, 100, 8)]);
     const decoder = new FrameDecoder(1 << 20);
     const frames = [...decoder.push(wire.subarray(0, 3)), ...decoder.push(wire.subarray(3, 200)), ...decoder.push(wire.subarray(200))];
     expect(frames.length).toBe(2);
@@ -48,8 +48,9 @@ describe("replication wire format", () => {
     expect(batches.type).toBe(FrameType.BATCHES);
     if (batches.type !== FrameType.BATCHES) throw new Error("unreachable");
     expect(batches.highWatermark).toBe(99);
+    expect(batches.logStartOffset).toBe(7);
     expect([...batches.records]).toEqual([...records]);
-    expect(decodeFrame(frames[1]!)).toEqual({ type: FrameType.HWM, streamId: 2, highWatermark: 100 });
+    expect(decodeFrame(frames[1]!)).toEqual({ type: FrameType.HWM, streamId: 2, highWatermark: 100, logStartOffset: 8 });
   });
 
   test("short, unknown and malformed frames are protocol errors, not crashes", () => {
