@@ -35,6 +35,20 @@ class Log {
   }
 
   /** The highest offset committed for the partition before atMs, or -1. */
+  /** Per partition: how many distinct offsets were read and the highest one, for failure messages. */
+  progress(): string {
+    const byPartition = new Map<number, Set<number>>();
+    for (const c of this.consumed) {
+      let offsets = byPartition.get(c.partition);
+      if (offsets === undefined) byPartition.set(c.partition, (offsets = new Set()));
+      offsets.add(c.offset);
+    }
+    return [...byPartition.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([partition, offsets]) => `p${partition}: ${offsets.size} read, max offset ${Math.max(...offsets)}`)
+      .join("; ");
+  }
+
   committedBefore(partition: number, atMs: number): number {
     let offset = -1;
     for (const commit of this.commits) if (commit.partition === partition && commit.atMs < atMs) offset = Math.max(offset, commit.offset);
@@ -126,6 +140,16 @@ async function produce(topic: string, fromValue: number, count: number, bootstra
   expect(result.exitCode).toBe(0);
 }
 
+/** Waits like waitFor, and on timeout says where each partition and member stood, with the members' stderr. */
+async function waitForConsumers(condition: () => boolean, what: string, log: Log, timeoutMs: number): Promise<void> {
+  try {
+    await waitFor(condition, what, timeoutMs);
+  } catch (error) {
+    const state = members.map((m) => `${m.name} (exit ${m.child.exitCode ?? m.child.signalCode ?? "running"}) assigned [${[...m.assigned].sort()}]${m.stderr ? `\n${m.stderr.slice(-2_000)}` : ""}`);
+    throw new Error(`${(error as Error).message}\nread: ${log.progress()}\nmembers:\n${state.join("\n")}\nerrors: ${log.errors.slice(0, 10).join("; ")}`);
+  }
+}
+
 /** Produces in chunks while consumption keeps up, so membership changes land mid-stream; onConsumed runs between chunks. */
 async function producePaced(topic: string, total: number, log: Log, onProgress: (produced: number) => Promise<void>): Promise<void> {
   const chunk = 2_000;
@@ -134,7 +158,7 @@ async function producePaced(topic: string, total: number, log: Log, onProgress: 
     await produce(topic, produced, chunk);
     produced += chunk;
     await onProgress(produced);
-    await waitFor(() => log.distinctValues() >= produced - lagLimit, `consumers to come within ${lagLimit} of ${produced} produced`, 60_000);
+    await waitForConsumers(() => log.distinctValues() >= produced - lagLimit, `consumers to come within ${lagLimit} of ${produced} produced`, log, 60_000);
   }
 }
 
@@ -202,7 +226,7 @@ test("confluent-kafka cooperative-sticky: three members share 60,000 messages, a
       await waitFor(() => live.reduce((sum, m) => sum + m.assigned.size, 0) === PARTITIONS, "the remaining members to take over the leaver's partitions", 30_000);
     }
   });
-  await waitFor(() => log.distinctValues() === total, `all ${total} messages to be consumed (have ${log.distinctValues()})`, 60_000);
+  await waitForConsumers(() => log.distinctValues() === total, `all ${total} messages to be consumed`, log, 60_000);
   expect(leaver).not.toBeNull();
   const live = members.filter((m) => m !== leaver);
   await waitFor(() => live.reduce((sum, m) => sum + m.assigned.size, 0) === PARTITIONS, "the three remaining members to hold all partitions", 30_000);
@@ -275,7 +299,7 @@ test("kill -9 of a member: the others take over within the session timeout from 
   });
   // Session expiry, then a rebalance the survivors notice on their next heartbeat.
   expect(takeoverMs).toBeLessThan(SESSION_TIMEOUT_MS + 4_000);
-  await waitFor(() => log.distinctValues() === total, `all ${total} messages to be consumed (have ${log.distinctValues()})`, 60_000);
+  await waitForConsumers(() => log.distinctValues() === total, `all ${total} messages to be consumed`, log, 60_000);
   expectAllConsumedOnceAfterCommits(log, total);
 
   for (const member of trio) if (member !== victim) expect(await member.stop("SIGTERM")).toBe(0);
