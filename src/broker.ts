@@ -186,6 +186,14 @@ export class Broker {
       new Gauge("chronik_connections", "Open Kafka client connections.", () => [[undefined, this.kafkaServer.stats.connections]]),
     );
     this.metrics.register(
+      new Gauge("chronik_connections_rejected_total", "Client connections closed at once because max.connections were open.", () => [
+        [undefined, this.kafkaServer.stats.connectionsRejected],
+      ]),
+    );
+    this.metrics.register(
+      new Gauge("process_resident_memory_bytes", "Resident memory of the broker process, bytes.", () => [[undefined, process.memoryUsage.rss()]]),
+    );
+    this.metrics.register(
       new Gauge("chronik_topics", "Topics in the cluster metadata.", () => [[undefined, [...this.metadata.state.topics()].length]]),
     );
     const raft = (name: string, help: string, pick: (s: ReturnType<RaftMetadataLog["raftStatus"]>) => number) =>
