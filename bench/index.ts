@@ -2,9 +2,10 @@
  * Runs every benchmark, each as its own process so one's heap, JIT state and open files do not colour the next:
  * storage micro-benchmarks (bench/wal.ts and bench/wal-*.ts, when present), the end-to-end load test
  * (bench/e2e.ts), the librdkafka comparison (bench/kbench.ts), topic creation through the metadata quorum
- * (bench/topics.ts) and replication (bench/replication.ts: 3 nodes with RF 3 against 1 node).
+ * (bench/topics.ts), replication (bench/replication.ts: 3 nodes with RF 3 against 1 node) and producer latency
+ * while 10,000 client connections are held open (bench/connections.ts).
  *
- *   bun bench [--only wal|e2e|kbench|topics|replication[,...]] [--quick] [--json-dir DIR]
+ *   bun bench [--only wal|e2e|kbench|topics|replication|connections[,...]] [--quick] [--json-dir DIR]
  *
  * --quick shortens every part. --json-dir DIR writes e2e.json and kbench.json there, for comparing commits.
  * Other flags after `--` are passed to every part.
@@ -13,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const BENCH_DIR = import.meta.dir;
-const PARTS = ["wal", "e2e", "kbench", "topics", "replication"] as const;
+const PARTS = ["wal", "e2e", "kbench", "topics", "replication", "connections"] as const;
 type Part = (typeof PARTS)[number];
 
 const args = process.argv.slice(2);
