@@ -14,13 +14,17 @@ export function mustSync(ready: Pick<Ready, "hardState" | "snapshotToPersist" | 
   return hardState !== undefined && (hardState.term !== durable.term || hardState.vote !== durable.vote);
 }
 
+/** Messages that claim nothing about this node's disk: a leader's Appends and Heartbeats, a follower's forwarded requests. */
+const CLAIM_NOTHING_DURABLE = new Set<number>([MessageType.Append, MessageType.Heartbeat, MessageType.Propose, MessageType.ReadIndex]);
+
 /**
- * Whether `message` may be sent before `ready` is persisted: a leader's Appends, when the ready keeps the durable
- * term and vote (Raft thesis 10.2.1). The leader counts itself toward a quorum only for entries that advance()
- * reports durable, so its own write runs alongside the followers' instead of before them. Votes and acks wait.
+ * Whether `message` may be sent before `ready` is persisted: when it claims nothing about this node's disk and the
+ * ready keeps the durable term and vote. A leader's Appends going first lets the followers write alongside it
+ * (Raft thesis 10.2.1): the leader counts itself toward a quorum only for entries advance() reports durable.
+ * Votes and acknowledgements wait for the write.
  */
 export function sendableBeforePersist(message: Message, ready: Pick<Ready, "hardState">, durable: DurableVote): boolean {
-  if (message.type !== MessageType.Append) return false;
+  if (!CLAIM_NOTHING_DURABLE.has(message.type)) return false;
   const hardState = ready.hardState;
   return hardState === undefined || (hardState.term === durable.term && hardState.vote === durable.vote);
 }

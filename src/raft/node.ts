@@ -1,7 +1,8 @@
 /**
  * A running Raft node: the pure core, LMDB storage, TCP transport and a real clock. Every input (messages, ticks,
  * proposals, reads) lands in the core, and one processing turn per event-loop iteration persists the whole ready in
- * one transaction (group commit), sends its messages, applies committed commands in order, and advances.
+ * one transaction (group commit), sends its messages, applies committed commands in order, and advances. The
+ * proposals made here during one event-loop iteration travel as one log entry.
  */
 import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
@@ -74,8 +75,11 @@ interface PendingRead {
   index: number | undefined;
 }
 
-/** [proposer incarnation, proposal sequence, command]: lets the proposer recognize its own commands when applied. */
-type Envelope = [string, number, unknown];
+/** [proposer incarnation, [proposal sequence, command][]]: lets the proposer recognize its own commands when applied. */
+type Envelope = [string, [number, unknown][]];
+
+/** Proposals one log entry carries at most; more wait for the next entry of the same turn. */
+const MAX_PROPOSALS_PER_ENTRY = 256;
 
 export class RaftNode {
   private readonly core: RaftCore;
@@ -86,8 +90,10 @@ export class RaftNode {
   private readonly applyCallbacks: ((entry: AppliedCommand) => void)[] = [];
   private readonly queuedOperations: (() => void)[] = [];
   private readonly proposals = new Map<number, PendingProposal>();
+  /** Proposals not yet handed to the core, in order: the next turn proposes them as few entries. */
+  private readonly queuedProposals: [number, unknown][] = [];
   /** Proposals this node accepted as leader, by log index, to fail fast when another entry lands there. */
-  private readonly proposalSequenceByIndex = new Map<number, number>();
+  private readonly proposalSequencesByIndex = new Map<number, number[]>();
   private readonly reads = new Map<string, PendingRead>();
   private nextProposalSequence = 1;
   private nextReadSequence = 1;
@@ -182,18 +188,30 @@ export class RaftNode {
     if (this.closed) return Promise.reject(new RaftProposalError("raft node is closed", "closed"));
     if (this.overloaded()) return Promise.reject(new RaftProposalError("too many pending proposals", "overloaded"));
     const sequence = this.nextProposalSequence++;
-    const envelope: Envelope = [this.incarnation, sequence, command];
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.proposals.delete(sequence)) reject(new RaftProposalError("proposal outcome unknown: timed out", "timeout"));
       }, this.options.proposalTimeoutMs ?? 5_000);
       this.proposals.set(sequence, { resolve, reject, timer });
-      this.enqueue(() => {
-        const result = this.core.propose(pack(envelope) as Uint8Array);
-        if (!result.accepted) this.settleProposal(sequence, new RaftProposalError(`proposal rejected: ${result.reason}`, result.reason));
-        else if ("index" in result) this.proposalSequenceByIndex.set(result.index, sequence);
-      });
+      this.queuedProposals.push([sequence, command]);
+      this.scheduleProcess();
     });
+  }
+
+  /** Hands the queued proposals to the core, many per entry: one entry to store, send and apply instead of many. */
+  private proposeQueued(): void {
+    while (this.queuedProposals.length > 0) {
+      const batch = this.queuedProposals.splice(0, MAX_PROPOSALS_PER_ENTRY);
+      const envelope: Envelope = [this.incarnation, batch];
+      const result = this.core.propose(pack(envelope) as Uint8Array);
+      const sequences = batch.map(([sequence]) => sequence);
+      if (!result.accepted) {
+        const error = new RaftProposalError(`proposal rejected: ${result.reason}`, result.reason);
+        for (const sequence of sequences) this.settleProposal(sequence, error);
+      } else if ("index" in result) {
+        this.proposalSequencesByIndex.set(result.index, sequences);
+      }
+    }
   }
 
   /** Resolves once this node has applied everything committed before the call: then a local read is linearizable. */
@@ -250,6 +268,7 @@ export class RaftNode {
       for (let turn = 0; turn < 64; turn++) {
         const operations = this.queuedOperations.splice(0);
         for (const operation of operations) operation();
+        this.proposeQueued();
         if (!this.core.hasReady()) {
           if (this.queuedOperations.length === 0) break;
           continue;
@@ -260,7 +279,7 @@ export class RaftNode {
     } finally {
       this.processing = false;
     }
-    if (this.queuedOperations.length > 0 || this.core.hasReady()) this.scheduleProcess();
+    if (this.queuedOperations.length > 0 || this.queuedProposals.length > 0 || this.core.hasReady()) this.scheduleProcess();
   }
 
   private handleReady(ready: Ready): void {
@@ -288,18 +307,18 @@ export class RaftNode {
   }
 
   private apply(entry: Entry): void {
-    const expectedSequence = this.proposalSequenceByIndex.get(entry.index);
-    this.proposalSequenceByIndex.delete(entry.index);
-    if (entry.type !== EntryType.Normal) {
-      if (expectedSequence !== undefined) this.settleProposal(expectedSequence, supersededError(entry.index));
-      return;
+    if (entry.type === EntryType.Normal) {
+      const [proposer, proposals] = unpack(entry.data) as Envelope;
+      for (const [sequence, command] of proposals) {
+        for (const callback of this.applyCallbacks) callback({ index: entry.index, term: entry.term, command });
+        if (proposer === this.incarnation) this.settleProposal(sequence, { index: entry.index });
+      }
     }
-    const [proposer, sequence, command] = unpack(entry.data) as Envelope;
-    for (const callback of this.applyCallbacks) callback({ index: entry.index, term: entry.term, command });
-    if (proposer === this.incarnation) this.settleProposal(sequence, { index: entry.index });
-    if (expectedSequence !== undefined && (proposer !== this.incarnation || sequence !== expectedSequence)) {
-      this.settleProposal(expectedSequence, supersededError(entry.index));
-    }
+    // Proposals accepted at this index but not in the entry that committed there never will be.
+    const expectedSequences = this.proposalSequencesByIndex.get(entry.index);
+    if (expectedSequences === undefined) return;
+    this.proposalSequencesByIndex.delete(entry.index);
+    for (const sequence of expectedSequences) this.settleProposal(sequence, supersededError(entry.index));
   }
 
   private settleProposal(sequence: number, outcome: { index: number } | Error): void {

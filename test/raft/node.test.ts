@@ -95,7 +95,8 @@ test("three nodes over TCP: elect, commit 1,000 batched proposals, lose the lead
     }),
   );
   report(`${count} proposals from 64 concurrent proposers`, loopLatenciesMs, performance.now() - loopStartedMs);
-  expect(new Set(results).size).toBe(count);
+  // Proposals made in one event-loop iteration travel as one entry: the burst takes few log indexes.
+  expect(new Set(results).size).toBeLessThan(count / 10);
 
   // Every node applies the same commands in the same order, each exactly once.
   const total = 20 + 2 * count;
