@@ -11,15 +11,18 @@ export const describeLogDirsHandler: ApiHandler<DescribeLogDirsRequest, Describe
   minVersion: 0,
   maxVersion: 4,
   handle(request, ctx) {
-    const { logs } = ctx.broker;
+    const { logs, replicas } = ctx.broker;
     const wanted = request.topics === null ? null : new Map(request.topics.map((t) => [t.topic, new Set(t.partitions)]));
     const byTopic = new Map<string, Encodable<DescribeLogDirsResponseDescribeLogDirsTopic>>();
-    for (const partitionLog of logs.all()) {
-      if (wanted !== null && !wanted.get(partitionLog.topic)?.has(partitionLog.partition)) continue;
-      let topic = byTopic.get(partitionLog.topic);
-      if (!topic) byTopic.set(partitionLog.topic, (topic = { name: partitionLog.topic, partitions: [] }));
-      topic.partitions.push({ partitionIndex: partitionLog.partition, partitionSize: partitionLog.sizeBytes, offsetLag: 0, isFutureKey: false });
-    }
+    const add = (name: string, partitionIndex: number, partitionSize: number) => {
+      if (wanted !== null && !wanted.get(name)?.has(partitionIndex)) return;
+      let topic = byTopic.get(name);
+      if (!topic) byTopic.set(name, (topic = { name, partitions: [] }));
+      topic.partitions.push({ partitionIndex, partitionSize, offsetLag: 0, isFutureKey: false });
+    };
+    for (const partitionLog of logs.all()) add(partitionLog.topic, partitionLog.partition, partitionLog.sizeBytes);
+    // A partition not used yet has no log file, and is empty.
+    for (const { topic, partition } of replicas.unopenedPartitions()) add(topic, partition, 0);
     const disk = statfsSync(logs.dataDir);
     return {
       throttleTimeMs: 0,

@@ -83,17 +83,30 @@ const RECONNECT_INITIAL_MS = 50;
 const RECONNECT_MAX_MS = 1_000;
 /** Kafka's replica.high.watermark.checkpoint.interval.ms. */
 const HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5_000;
+/** Follower replicas opened per event-loop turn in the background, so a burst of new topics never stalls the broker. */
+const FOLLOWER_OPENS_PER_TURN = 32;
 
 /**
  * Owns the partitions this broker holds (Kafka's ReplicaManager): creates and deletes their logs as the metadata
  * changes, makes each replica leader or follower as the metadata says, appends produced batches with the
  * idempotence checks, keeps the high watermark (the minimum end offset over the ISR) and wakes long-poll fetches
  * and acks=all produces when it moves, and proposes ISR changes to the controller.
+ *
+ * A new partition's log is not created while its metadata applies: a replica this broker leads opens on first use
+ * (a produce, fetch, offset lookup or a follower subscribing), and one it follows opens in the background, since
+ * it must start fetching. Until then the partition is empty by definition; if its log cannot be created, it is
+ * offline here and answers KAFKA_STORAGE_ERROR.
  */
 export class ReplicaManager {
   private readonly replicas = new Map<string, LocalReplica>();
   /** Partitions assigned here whose log could not be opened (out of file descriptors, disk errors): served as storage errors. */
   private readonly offline = new Map<string, string>();
+  /** Partitions assigned here whose replica is not open yet: topic name to partition numbers. */
+  private readonly unopened = new Map<string, Set<number>>();
+  /** Unopened partitions this broker follows, opened a few per turn. */
+  private readonly followersToOpen: { topic: string; partition: number }[] = [];
+  private followerOpensScheduled = false;
+  private state: MetadataState | null = null;
   readonly waiters: FetchWaiters;
   private settings: ReplicationSettings | null = null;
   private server: ReplicationServer | null = null;
@@ -147,6 +160,8 @@ export class ReplicaManager {
 
   /** Opens a replica for every partition the metadata assigns to this broker; removes logs of deleted topics. */
   syncWithMetadata(state: MetadataState): void {
+    this.state = state;
+    this.unopened.clear();
     for (const topic of state.topics()) this.openTopic(topic);
     for (const [key, replica] of this.replicas) {
       if (!state.topic(replica.topic)) this.closeReplica(key, replica);
@@ -160,6 +175,7 @@ export class ReplicaManager {
   }
 
   onMetadata(change: MetadataChange, state: MetadataState): void {
+    this.state = state;
     switch (change.type) {
       case "create-topic":
         this.openTopic(change.topic);
@@ -197,23 +213,68 @@ export class ReplicaManager {
     return effectiveTopicConfigs(this.topicDefaults, topic.configs);
   }
 
+  /**
+   * Registers the topic's partitions assigned here that have no open replica. One whose log is already on disk (a
+   * restart) opens now; one this broker follows is queued to open in the background; one it leads waits for first use.
+   */
   private openTopic(topic: TopicRecord): void {
-    const configs = this.configsOf(topic);
     for (const p of topic.partitions) {
       if (!p.replicas.includes(this.nodeId)) continue;
-      const key = partitionKey(topic.name, p.partition);
-      if (this.replicas.has(key)) continue;
-      this.guarded(key, topic.name, p.partition, () => {
-        const partitionLog = this.logs.create(topic.name, p.partition, fromTopicConfigs(configs));
-        const producers = this.loadProducerState(topic.name, p.partition, partitionLog);
-        // A follower role first: applyPartitionRecord below makes the transition the record asks for.
-        const replica = new LocalReplica(topic.name, topic.topicId, p.partition, partitionLog, producers, { ...p, leader: -1 }, configs, this.nodeId);
-        // With one replica what is durable is committed; with more, only what the ISR held before the restart.
-        if (p.replicas.length > 1) replica.restoreHighWatermark();
-        this.replicas.set(key, replica);
-        this.applyPartitionRecord(replica, p);
-      });
+      if (this.replicas.has(partitionKey(topic.name, p.partition))) continue;
+      let partitions = this.unopened.get(topic.name);
+      if (partitions === undefined) this.unopened.set(topic.name, (partitions = new Set()));
+      partitions.add(p.partition);
+      if (this.logs.get(topic.name, p.partition) !== undefined) this.openAssigned(topic.name, p.partition);
+      else if (p.leader !== this.nodeId && p.leader !== -1) this.queueFollowerOpen(topic.name, p.partition);
     }
+  }
+
+  /** The replica of a partition assigned here, opened (its log created) if this is its first use. */
+  private replicaOf(topic: string, partition: number): LocalReplica | undefined {
+    return this.replicas.get(partitionKey(topic, partition)) ?? this.openAssigned(topic, partition);
+  }
+
+  private openAssigned(topic: string, partition: number): LocalReplica | undefined {
+    const partitions = this.unopened.get(topic);
+    if (partitions === undefined || !partitions.delete(partition)) return undefined;
+    if (partitions.size === 0) this.unopened.delete(topic);
+    const record = this.state?.topic(topic);
+    const p = record?.partitions[partition];
+    if (record === undefined || p === undefined) return undefined;
+    const key = partitionKey(topic, partition);
+    this.guarded(key, topic, partition, () => {
+      const configs = this.configsOf(record);
+      const partitionLog = this.logs.create(topic, partition, fromTopicConfigs(configs));
+      const producers = this.loadProducerState(topic, partition, partitionLog);
+      // A follower role first: applyPartitionRecord below makes the transition the record asks for.
+      const replica = new LocalReplica(topic, record.topicId, partition, partitionLog, producers, { ...p, leader: -1 }, configs, this.nodeId);
+      // With one replica what is durable is committed; with more, only what the ISR held before the restart.
+      if (p.replicas.length > 1) replica.restoreHighWatermark();
+      this.replicas.set(key, replica);
+      this.applyPartitionRecord(replica, p);
+    });
+    return this.replicas.get(key);
+  }
+
+  private queueFollowerOpen(topic: string, partition: number): void {
+    this.followersToOpen.push({ topic, partition });
+    if (this.followerOpensScheduled) return;
+    this.followerOpensScheduled = true;
+    setImmediate(() => this.openQueuedFollowers());
+  }
+
+  private openQueuedFollowers(): void {
+    this.followerOpensScheduled = false;
+    for (const { topic, partition } of this.followersToOpen.splice(0, FOLLOWER_OPENS_PER_TURN)) this.openAssigned(topic, partition);
+    if (this.followersToOpen.length > 0 && !this.followerOpensScheduled) {
+      this.followerOpensScheduled = true;
+      setImmediate(() => this.openQueuedFollowers());
+    }
+  }
+
+  /** Partitions assigned here whose log is not created yet: they hold nothing. */
+  *unopenedPartitions(): Generator<{ topic: string; partition: number }> {
+    for (const [topic, partitions] of this.unopened) for (const partition of partitions) yield { topic, partition };
   }
 
   /**
@@ -364,7 +425,7 @@ export class ReplicaManager {
   }
 
   private onSubscribe(followerId: number, frame: ReplicationFrame & { type: typeof FrameType.SUBSCRIBE }): SubscribeAnswer {
-    const replica = this.replicas.get(partitionKey(frame.topic, frame.partition));
+    const replica = this.replicaOf(frame.topic, frame.partition);
     if (!replica) return { kind: "refused", errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (!replica.isLeader) return { kind: "refused", errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (frame.leaderEpoch < replica.leaderEpoch) return { kind: "refused", errorCode: ErrorCode.FENCED_LEADER_EPOCH };
@@ -453,6 +514,7 @@ export class ReplicaManager {
   }
 
   private deleteTopic(name: string): void {
+    this.unopened.delete(name);
     for (const key of this.offline.keys()) if (key.startsWith(partitionKeyPrefix(name))) this.offline.delete(key);
     for (const [key, replica] of this.replicas) {
       if (replica.topic !== name) continue;
@@ -491,7 +553,7 @@ export class ReplicaManager {
    */
   lookup(topic: string, partition: number, currentLeaderEpoch = -1): ReplicaLookup {
     const key = partitionKey(topic, partition);
-    const replica = this.replicas.get(key);
+    const replica = this.replicaOf(topic, partition);
     if (!replica) return { ok: false, errorCode: this.offline.has(key) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (!replica.isLeader) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (currentLeaderEpoch >= 0 && currentLeaderEpoch < replica.leaderEpoch) return { ok: false, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
@@ -499,10 +561,13 @@ export class ReplicaManager {
     return { ok: true, replica };
   }
 
+  /** The topic's replicas on this broker, opening those not used yet. */
   replicasOf(topic: string): LocalReplica[] {
+    for (const partition of [...(this.unopened.get(topic) ?? [])]) this.openAssigned(topic, partition);
     return [...this.replicas.values()].filter((r) => r.topic === topic);
   }
 
+  /** The open replicas: a partition not used yet has no replica, and holds nothing. */
   allReplicas(): IterableIterator<LocalReplica> {
     return this.replicas.values();
   }

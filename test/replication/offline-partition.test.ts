@@ -31,7 +31,11 @@ test("out of file descriptors: partitions go offline with KAFKA_STORAGE_ERROR, t
       })
     ).responses[0].partitionResponses[0].errorCode;
 
+  // A partition's log is created on first use: writing to every partition runs out of descriptors part way.
   expect((await create("crowded", 400)).topics[0].errorCode).toBe(ErrorCode.NONE);
+  const errorCodes = new Set<number>();
+  for (let partition = 0; partition < 400; partition++) errorCodes.add(await produce("crowded", partition));
+  expect([...errorCodes].sort((a, b) => a - b)).toEqual([ErrorCode.NONE, ErrorCode.KAFKA_STORAGE_ERROR]);
   expect(await produce("crowded", 399)).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
   expect(broker.output()).toContain("partition offline on this broker");
 
