@@ -459,7 +459,7 @@ export class ReplicaManager {
     partitionLog.highWatermark = candidate;
     replica.releaseCommitted();
     this.waiters.wake(partitionKey(replica.topic, replica.partition));
-    this.server?.boundsChanged(replica.topic, replica.partition);
+    this.server?.highWatermarkChanged(replica.topic, replica.partition);
   }
 
   private checkpointHighWatermarks(): void {
@@ -596,7 +596,7 @@ export class ReplicaManager {
    */
   deleteRecordsBefore(replica: LocalReplica, offset: number): void {
     replica.log.deleteRecordsBefore(offset);
-    this.server?.boundsChanged(replica.topic, replica.partition);
+    this.server?.logStartChanged(replica.topic, replica.partition);
   }
 
   /** acks=all: whether the ISR is large enough to accept a write at all (Kafka checks before appending). */

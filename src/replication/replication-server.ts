@@ -9,6 +9,9 @@ import { FrameType, decodeFrame, encodeBatchesHeader, encodeDiverging, encodeEnd
 
 const log = logger("replication-server");
 
+/** Longest a follower waits to hear a moved high watermark when no batch comes to carry it. */
+const HIGH_WATERMARK_DELAY_MS = 5;
+
 /** What the leader side needs from a partition it leads. */
 export interface LeaderPartition {
   readonly log: PartitionLog;
@@ -47,6 +50,7 @@ interface Stream {
   sentHighWatermark: number;
   sentLogStartOffset: number;
   pumpScheduled: boolean;
+  highWatermarkTimer: Timer | undefined;
   unlisten: () => void;
 }
 
@@ -161,6 +165,7 @@ export class ReplicationServer {
       sentHighWatermark: -1,
       sentLogStartOffset: -1,
       pumpScheduled: false,
+      highWatermarkTimer: undefined,
       unlisten: () => {},
     };
     stream.unlisten = answer.partition.log.onAppend(() => this.schedulePump(connection, stream));
@@ -211,8 +216,25 @@ export class ReplicationServer {
     }
   }
 
-  /** The partition's high watermark or log start moved: followers learn it with the next batch or a HWM frame. */
-  boundsChanged(topic: string, partition: number): void {
+  /**
+   * The partition's high watermark moved. Followers need it only for their own high watermark, so it waits for
+   * the next batch (under load within a millisecond or two) and goes alone only if none comes within
+   * HIGH_WATERMARK_DELAY_MS: not an extra frame to every follower for every commit.
+   */
+  highWatermarkChanged(topic: string, partition: number): void {
+    for (const connection of this.connections) {
+      for (const stream of connection.streams.values()) {
+        if (stream.topic !== topic || stream.partitionIndex !== partition || stream.highWatermarkTimer !== undefined) continue;
+        stream.highWatermarkTimer = setTimeout(() => {
+          stream.highWatermarkTimer = undefined;
+          if (connection.streams.get(stream.id) === stream) this.pump(connection, stream);
+        }, HIGH_WATERMARK_DELAY_MS);
+      }
+    }
+  }
+
+  /** The partition's log start moved (DeleteRecords): followers hear it at once. */
+  logStartChanged(topic: string, partition: number): void {
     for (const connection of this.connections) {
       for (const stream of connection.streams.values()) {
         if (stream.topic === topic && stream.partitionIndex === partition) this.schedulePump(connection, stream);
@@ -233,6 +255,7 @@ export class ReplicationServer {
     const stream = connection.streams.get(streamId);
     if (stream === undefined) return;
     stream.unlisten();
+    clearTimeout(stream.highWatermarkTimer);
     connection.streams.delete(streamId);
     if (errorCode !== null && !connection.closed) connection.writer!.write([encodeEnded(streamId, errorCode)]);
   }
@@ -240,7 +263,10 @@ export class ReplicationServer {
   private onClose(connection: Connection | undefined): void {
     if (connection === undefined) return;
     connection.closed = true;
-    for (const stream of connection.streams.values()) stream.unlisten();
+    for (const stream of connection.streams.values()) {
+      stream.unlisten();
+      clearTimeout(stream.highWatermarkTimer);
+    }
     connection.streams.clear();
     connection.writer?.close();
     this.connections.delete(connection);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FrameDecoder } from "../../src/net/frame-decoder.ts";
-import { SocketWriter, type WritableSocket } from "../../src/replication/socket-writer.ts";
+import { COALESCE_MAX_BYTES, SocketWriter, type WritableSocket } from "../../src/replication/socket-writer.ts";
 import {
   BATCHES_HEADER_BYTES,
   FrameType,
@@ -78,21 +78,34 @@ class ChokedSocket implements WritableSocket {
 describe("socket writer", () => {
   test("partial writes keep the rest in order and release views only once fully written", () => {
     const socket = new ChokedSocket(5);
-    const writer = new SocketWriter(socket, 16);
+    const writer = new SocketWriter(socket, 2 * COALESCE_MAX_BYTES);
     const released: string[] = [];
-    writer.write([Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5, 6, 7)], () => released.push("a"));
+    // Too big to copy: the two views are written as they are.
+    const header = Uint8Array.of(1, 2, 3);
+    const body = new Uint8Array(COALESCE_MAX_BYTES).fill(4);
+    writer.write([header, body], () => released.push("a"));
     writer.write([Uint8Array.of(8, 9)], () => released.push("b"));
-    expect(socket.received).toEqual([1, 2, 3, 4, 5]);
-    expect(writer.queuedBytes).toBe(4);
+    expect(socket.received).toEqual([1, 2, 3, 4, 4]);
+    expect(writer.queuedBytes).toBe(COALESCE_MAX_BYTES - 2 + 2);
     expect(released).toEqual([]);
-    socket.budget = 3;
+    socket.budget = COALESCE_MAX_BYTES - 2;
     expect(writer.drain()).toBe(false);
     expect(released).toEqual(["a"]);
     expect(writer.hasRoom).toBe(true);
     socket.budget = 100;
     expect(writer.drain()).toBe(true);
-    expect(socket.received).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(socket.received.length).toBe(3 + COALESCE_MAX_BYTES + 2);
+    expect(socket.received.slice(-3)).toEqual([4, 8, 9]);
     expect(released).toEqual(["a", "b"]);
+  });
+
+  test("a small frame of several chunks goes out in one socket write, and its views are released at once", () => {
+    const writes: number[] = [];
+    const writer = new SocketWriter({ write: (data) => (writes.push(data.length), data.length) }, 1 << 20);
+    let released = 0;
+    writer.write([Uint8Array.of(1, 2, 3), new Uint8Array(1000), Uint8Array.of(7)], () => released++);
+    expect(writes).toEqual([1004]);
+    expect(released).toBe(1);
   });
 
   test("the queue bound stops producers, and closing releases every held view", () => {
