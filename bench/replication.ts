@@ -1,17 +1,19 @@
 /**
  * Replication cost in one run: a 3-node cluster with replication factor 3 and a single node with replication
  * factor 1, both acks=all, 100-byte and 1 KiB messages over 3 partitions (one led by each cluster node).
- * For each: the maximum throughput (an unpaced burst), then produce latency p50/p99/p99.9 at half that rate
- * (or --rate-fraction of it).
+ * For each: the maximum throughput (sustained for --max-seconds, counted after its first second), then produce
+ * latency p50/p99/p99.9 at half that rate (or --rate-fraction of it), sent in 1 ms ticks for --paced-seconds.
+ * The load generator runs in this process on the same cores as the brokers; it reports how far it fell behind
+ * its schedule, since a sender that cannot keep the rate turns into latency of its own.
  *
- *   bun bench/replication.ts [--messages N] [--paced-seconds S] [--rate-fraction F] [--broker-arg ARG]... [--json]
+ *   bun bench/replication.ts [--quick] [--max-seconds S] [--paced-seconds S] [--rate-fraction F] [--broker-arg ARG]... [--json]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KafkaConnection } from "../src/client/connection.ts";
 import { createTopics } from "../src/client/admin.ts";
-import { BufferFullError, Producer } from "../src/client/producer.ts";
+import { BufferFullError, Producer, type DeliveryReport } from "../src/client/producer.ts";
 import { startBenchBroker, type BenchBroker } from "./lib/broker.ts";
 import { Histogram } from "./lib/histogram.ts";
 
@@ -20,8 +22,10 @@ const valueOf = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const MESSAGES_100B = Number(valueOf("--messages") ?? 100_000);
-const PACED_SECONDS = Number(valueOf("--paced-seconds") ?? 5);
+const QUICK = args.includes("--quick");
+/** Length of the unpaced run that measures the maximum rate. */
+const MAX_SECONDS = Number(valueOf("--max-seconds") ?? (QUICK ? 2 : 4));
+const PACED_SECONDS = Number(valueOf("--paced-seconds") ?? (QUICK ? 3 : 5));
 /** The latency run's rate as a fraction of the measured maximum. */
 const RATE_FRACTION = Number(valueOf("--rate-fraction") ?? 0.5);
 const JSON_OUTPUT = args.includes("--json");
@@ -29,6 +33,8 @@ const JSON_OUTPUT = args.includes("--json");
 const BROKER_ARGS = args.flatMap((a, i) => (args[i - 1] === "--broker-arg" ? [a] : []));
 const PARTITIONS = 3;
 const TOPIC = "bench-replication";
+/** Per producer: enough to keep its requests full at the maximum rate, small enough that a backlog drains fast. */
+const BUFFERED_BYTES = 8 << 20;
 
 interface Setup {
   name: string;
@@ -89,64 +95,160 @@ interface Result {
   maxMsgsPerS: number;
   maxMiBPerS: number;
   pacedMsgsPerS: number;
+  /** How far the paced sender fell behind its schedule at worst: large values mean the rate was not held. */
+  pacedBehindMs: number;
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
 }
 
-/** Sends `count` messages round-robin over the partitions, paced at ratePerS (Infinity: as fast as the buffers allow). */
-async function produce(producers: Producer[], leaders: number[], topic: string, value: Uint8Array, count: number, ratePerS: number, latency: Histogram | null): Promise<number> {
-  const startedMs = performance.now();
-  const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    if (Number.isFinite(ratePerS)) {
-      const dueMs = startedMs + (i * 1000) / ratePerS;
-      const aheadMs = dueMs - performance.now();
-      if (aheadMs > 1) await Bun.sleep(aheadMs);
-    }
-    const partition = i % PARTITIONS;
-    const producer = producers[leaders[partition]!]!;
-    const sentMs = performance.now();
-    for (;;) {
-      try {
-        const acked = producer.send({ topic, partition, value });
-        pending.push(latency === null ? acked : acked.then(() => latency.record(performance.now() - sentMs)));
-        break;
-      } catch (error) {
-        if (!(error instanceof BufferFullError)) throw error;
-        await producer.waitForSpace();
-      }
-    }
-    if (pending.length >= 50_000) await Promise.all(pending.splice(0));
+/**
+ * The producers of one setup (one per broker, each writing the partitions that broker leads) and the send times
+ * of their unacknowledged records. Deliveries come per batch, in send order per partition, so a batch of n records
+ * acknowledges the n oldest send times of its partition: no promise or closure per record.
+ */
+class Load {
+  private readonly sentMs: number[][] = Array.from({ length: PARTITIONS }, () => []);
+  private readonly sentHead: number[] = new Array(PARTITIONS).fill(0);
+  latency: Histogram | null = null;
+  acked = 0;
+  failures = 0;
+
+  private constructor(
+    private readonly producers: Producer[],
+    private readonly leaders: number[],
+    private readonly topic: string,
+    private readonly value: Uint8Array,
+  ) {}
+
+  static async connect(setup: Setup, leaders: number[], topic: string, value: Uint8Array): Promise<Load> {
+    let load!: Load;
+    const producers = await Promise.all(setup.brokers.map((b) => Producer.connect(b.bootstrap, { acks: -1, lingerMs: 1, maxBufferedBytes: BUFFERED_BYTES, onDelivery: (report) => load.onDelivery(report) })));
+    load = new Load(producers, leaders, topic, value);
+    return load;
   }
-  await Promise.all(pending);
-  return count / ((performance.now() - startedMs) / 1000);
+
+  /** Queues the i-th record (round-robin over partitions); false when its producer's buffer is full. */
+  trySend(i: number, nowMs: number): boolean {
+    const partition = i % PARTITIONS;
+    try {
+      this.producers[this.leaders[partition]!]!.append(this.topic, partition, this.value);
+    } catch (error) {
+      if (error instanceof BufferFullError) return false;
+      throw error;
+    }
+    this.sentMs[partition]!.push(nowMs);
+    return true;
+  }
+
+  waitForSpace(i: number): Promise<void> {
+    return this.producers[this.leaders[i % PARTITIONS]!]!.waitForSpace();
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.producers.map((p) => p.flush()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.producers.map((p) => p.close()));
+  }
+
+  private onDelivery(report: DeliveryReport): void {
+    const sent = this.sentMs[report.partition]!;
+    let head = this.sentHead[report.partition]!;
+    const nowMs = performance.now();
+    if (report.error !== null) this.failures += report.recordCount;
+    else {
+      this.acked += report.recordCount;
+      if (this.latency !== null) for (let k = 0; k < report.recordCount; k++) this.latency.record(nowMs - sent[head + k]!);
+    }
+    head += report.recordCount;
+    if (head > 65_536) {
+      sent.splice(0, head);
+      head = 0;
+    }
+    this.sentHead[report.partition] = head;
+  }
+}
+
+/**
+ * The most the setup sustains: records are sent as fast as the producers' buffers take them for `seconds`, and
+ * the rate is what was acknowledged after the first second (a short burst would only measure the page cache and
+ * the first fsyncs, and half of it could still overload a replicated cluster).
+ */
+async function maxRate(load: Load, seconds: number): Promise<number> {
+  const startMs = performance.now();
+  const warmMs = startMs + Math.min(1000, (seconds * 1000) / 3);
+  const endMs = startMs + seconds * 1000;
+  let ackedAtWarm = -1;
+  let warmAtMs = 0;
+  for (let i = 0; ; i++) {
+    const nowMs = performance.now();
+    if (ackedAtWarm < 0 && nowMs >= warmMs) {
+      ackedAtWarm = load.acked;
+      warmAtMs = nowMs;
+    }
+    if (nowMs >= endMs) break;
+    if (!load.trySend(i, nowMs)) await load.waitForSpace(i);
+    else if (i % 1024 === 1023) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const rate = (load.acked - ackedAtWarm) / ((performance.now() - warmAtMs) / 1000);
+  await load.flush();
+  if (load.failures > 0) throw new Error(`${load.failures} records failed`);
+  return rate;
+}
+
+/**
+ * Sends at ratePerS for `seconds`: each 1 ms tick sends the records due by then and yields, so acknowledgements
+ * are handled between ticks and a late tick catches up without holding the event loop.
+ */
+async function paced(load: Load, ratePerS: number, seconds: number): Promise<{ msgsPerS: number; behindMs: number }> {
+  const count = Math.round(ratePerS * seconds);
+  const startMs = performance.now();
+  let sent = 0;
+  let behindMs = 0;
+  while (sent < count) {
+    const nowMs = performance.now();
+    const due = Math.min(count, Math.floor(((nowMs - startMs) * ratePerS) / 1000) + 1);
+    if (due - sent > 1) behindMs = Math.max(behindMs, nowMs - (startMs + (sent * 1000) / ratePerS));
+    while (sent < due) {
+      if (!load.trySend(sent, nowMs)) {
+        await load.waitForSpace(sent);
+        break;
+      }
+      sent++;
+    }
+    await Bun.sleep(1);
+  }
+  await load.flush();
+  if (load.failures > 0) throw new Error(`${load.failures} records failed`);
+  return { msgsPerS: count / ((performance.now() - startMs) / 1000), behindMs };
 }
 
 async function measure(setup: Setup, messageBytes: number): Promise<Result> {
   const topic = `${TOPIC}-${messageBytes}`;
   const leaders = await createBenchTopic(setup, topic);
-  const producers = await Promise.all(setup.brokers.map((b) => Producer.connect(b.bootstrap, { acks: -1, lingerMs: 1 })));
-  const value = new Uint8Array(messageBytes).fill(120);
-  const count = Math.max(10_000, Math.round((MESSAGES_100B * 100) / messageBytes));
+  const load = await Load.connect(setup, leaders, topic, new Uint8Array(messageBytes).fill(120));
   try {
-    await produce(producers, leaders, topic, value, Math.min(5_000, count), Infinity, null);
-    const maxMsgsPerS = await produce(producers, leaders, topic, value, count, Infinity, null);
+    await maxRate(load, 1);
+    const maxMsgsPerS = await maxRate(load, MAX_SECONDS);
     const pacedRate = maxMsgsPerS * RATE_FRACTION;
-    const latency = new Histogram();
-    const pacedMsgsPerS = await produce(producers, leaders, topic, value, Math.round(pacedRate * PACED_SECONDS), pacedRate, latency);
+    load.latency = new Histogram();
+    const run = await paced(load, pacedRate, PACED_SECONDS);
+    const latency = load.latency;
     return {
       setup: setup.name,
       messageBytes,
       maxMsgsPerS,
       maxMiBPerS: (maxMsgsPerS * messageBytes) / (1 << 20),
-      pacedMsgsPerS,
+      pacedMsgsPerS: run.msgsPerS,
+      pacedBehindMs: run.behindMs,
       p50Ms: latency.quantileMs(0.5),
       p99Ms: latency.quantileMs(0.99),
       p999Ms: latency.quantileMs(0.999),
     };
   } finally {
-    await Promise.all(producers.map((p) => p.close()));
+    await load.close();
   }
 }
 
@@ -163,7 +265,8 @@ for (const [name, nodes] of [
       if (!JSON_OUTPUT) {
         console.log(
           `${name.padEnd(14)} ${String(messageBytes).padStart(5)} B  max ${result.maxMsgsPerS.toFixed(0).padStart(7)} msg/s (${result.maxMiBPerS.toFixed(1)} MiB/s)  ` +
-            `at ${result.pacedMsgsPerS.toFixed(0)} msg/s: p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  p99.9 ${result.p999Ms.toFixed(2)} ms`,
+            `at ${result.pacedMsgsPerS.toFixed(0)} msg/s: p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  p99.9 ${result.p999Ms.toFixed(2)} ms` +
+            `  (sender behind by up to ${result.pacedBehindMs.toFixed(0)} ms)`,
         );
       }
     }
