@@ -13,6 +13,9 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
   apiKey: ApiKey.Metadata,
   minVersion: 0,
   maxVersion: 12,
+  // Clients route by the newest answer they read: one computed before the connection's parked produces finished may
+  // name a leader that was fenced meanwhile (librdkafka 2.0 then keeps sending that partition to the dead broker).
+  waitsForEarlierRequests: true,
   async handle(request, ctx) {
     const { broker, apiVersion } = ctx;
     const state = broker.metadata.state;

@@ -27,6 +27,12 @@ export interface ApiHandler<Request = any, Response = any> {
   /** Versions this broker really implements; advertised by ApiVersions. */
   readonly minVersion: number;
   readonly maxVersion: number;
+  /**
+   * Handle only once every earlier request on the connection is answered, as Kafka handles every request. Requests
+   * are otherwise handled as they arrive and answered in order, so an answer computed behind a parked acks=all
+   * produce would reach the client seconds later, older than what other brokers have told it since.
+   */
+  readonly waitsForEarlierRequests?: boolean;
   handle(request: Request, ctx: RequestContext): Encodable<Response> | NoResponse | Promise<Encodable<Response> | NoResponse>;
   /** The answer when handle throws: the error code in every place the client will look. Default: a top-level errorCode. */
   errorResponse?(request: Request, errorCode: number, ctx: RequestContext): Encodable<Response>;

@@ -70,7 +70,7 @@ export class Router {
       .sort((a, b) => a.apiKey - b.apiKey);
   }
 
-  readonly handleFrame = (frame: Uint8Array, connection: ConnectionInfo): Outgoing | Promise<Outgoing> => {
+  readonly handleFrame = (frame: Uint8Array, connection: ConnectionInfo, ticket: number): Outgoing | Promise<Outgoing> => {
     if (frame.byteLength < 8) throw new CloseConnection(`request of ${frame.byteLength} bytes is shorter than a header`);
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
     const apiKey = view.getInt16(0);
@@ -99,11 +99,17 @@ export class Router {
     }
 
     const ctx = new HandlerContext(this.broker, apiKey, apiVersion, correlationId, clientId, connection);
+    const earlier = handler.waitsForEarlierRequests ? connection.answeredBefore(ticket) : null;
+    if (earlier !== null) return earlier.then(() => this.run(schema, handler, ctx, request, frame.byteLength));
+    return this.run(schema, handler, ctx, request, frame.byteLength);
+  };
+
+  private run(schema: ApiSchema, handler: ApiHandler, ctx: HandlerContext, request: unknown, requestBytes: number): Outgoing | Promise<Outgoing> {
     const startedNs = Bun.nanoseconds();
     const counted = (outgoing: Outgoing): Outgoing => {
       let responseBytes = 0;
       if (outgoing) for (const chunk of outgoing.chunks) responseBytes += chunk.byteLength;
-      this.metrics.bytes(apiKey, frame.byteLength, responseBytes);
+      this.metrics.bytes(ctx.apiKey, requestBytes, responseBytes);
       return outgoing;
     };
     let result: ReturnType<ApiHandler["handle"]>;
@@ -119,7 +125,7 @@ export class Router {
       );
     }
     return counted(this.encode(schema, ctx, result, startedNs));
-  };
+  }
 
   private encode(schema: ApiSchema, ctx: HandlerContext, response: unknown, startedNs: number): Outgoing {
     this.metrics.observe(ctx.apiKey, (Bun.nanoseconds() - startedNs) / 1e6, false);

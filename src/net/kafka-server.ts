@@ -8,13 +8,15 @@ const log = logger("net");
 export interface ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
+  /** null when every request before the one holding `ticket` is answered; else resolves once they are. */
+  answeredBefore(ticket: number): Promise<void> | null;
 }
 
 /** Thrown by a frame handler when the request is so malformed that Kafka would close the connection. */
 export class CloseConnection extends Error {}
 
-/** Turns one request frame into response chunks (without the size prefix), or null for no response. */
-export type FrameHandler = (frame: Uint8Array, connection: ConnectionInfo) => Outgoing | Promise<Outgoing>;
+/** Turns one request frame (its place on the connection is `ticket`) into response chunks (without the size prefix), or null for no response. */
+export type FrameHandler = (frame: Uint8Array, connection: ConnectionInfo, ticket: number) => Outgoing | Promise<Outgoing>;
 
 export interface KafkaServerOptions {
   host: string;
@@ -76,10 +78,11 @@ export class KafkaServer {
             return;
           }
           socket.setNoDelay(true);
+          const responses = new ResponseQueue();
           socket.data = {
-            info: { id: server.nextConnectionId++, remoteAddress: socket.remoteAddress },
+            info: { id: server.nextConnectionId++, remoteAddress: socket.remoteAddress, answeredBefore: (ticket) => responses.answeredBefore(ticket) },
             decoder: new FrameDecoder(server.options.maxFrameBytes),
-            responses: new ResponseQueue(),
+            responses,
             writeQueue: [],
             queuedBytes: 0,
             paused: false,
@@ -125,7 +128,7 @@ export class KafkaServer {
     const ticket = state.responses.reserve();
     let result: Outgoing | Promise<Outgoing>;
     try {
-      result = this.handler(frame, state.info);
+      result = this.handler(frame, state.info, ticket);
     } catch (error) {
       this.failRequest(socket, error);
       return;
@@ -281,7 +284,7 @@ class WriteCoalescer {
 
 function closedState(): ConnectionState {
   return {
-    info: { id: 0, remoteAddress: "" },
+    info: { id: 0, remoteAddress: "", answeredBefore: () => null },
     decoder: new FrameDecoder(1),
     responses: new ResponseQueue(),
     writeQueue: [],

@@ -11,9 +11,16 @@ export interface Response {
 /** null: the request gets no response. */
 export type Outgoing = Response | null;
 
+interface TurnWaiter {
+  readonly ticket: number;
+  readonly resolve: () => void;
+}
+
 export class ResponseQueue {
   private readonly slots: (Outgoing | undefined)[] = [];
   private head = 0;
+  /** In ticket order; at most one per request in flight, so bounded by the connection's in-flight limit. */
+  private readonly turnWaiters: TurnWaiter[] = [];
 
   /** Reserves the next position; returns its ticket. */
   reserve(): number {
@@ -33,7 +40,21 @@ export class ResponseQueue {
       ready.push(this.slots.shift()!);
       this.head++;
     }
+    while (this.turnWaiters.length > 0 && this.turnWaiters[0]!.ticket <= this.head) this.turnWaiters.shift()!.resolve();
     return ready;
+  }
+
+  /** null when every request before `ticket` is answered; else a promise that resolves once they are. */
+  answeredBefore(ticket: number): Promise<void> | null {
+    if (ticket < this.head || ticket >= this.head + this.slots.length || this.slots[ticket - this.head] !== undefined) {
+      throw new Error(`response ticket ${ticket} is not waiting for its answer`);
+    }
+    if (ticket === this.head) return null;
+    return new Promise((resolve) => {
+      let at = this.turnWaiters.length;
+      while (at > 0 && this.turnWaiters[at - 1]!.ticket > ticket) at--;
+      this.turnWaiters.splice(at, 0, { ticket, resolve });
+    });
   }
 
   get pending(): number {
