@@ -4,6 +4,7 @@ import type { RaftMetadataLog } from "../metadata/metadata-log.ts";
 import type { BrokerRegistration } from "../metadata/records.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { BrokerLiveness, type TrackedBroker } from "./broker-liveness.ts";
+import { HeartbeatWindow } from "./heartbeat-window.ts";
 
 const log = logger("membership");
 
@@ -32,7 +33,7 @@ export class ClusterMembership {
   private readonly liveness: BrokerLiveness;
   private brokerEpoch = -1;
   private wasLeader = false;
-  private heartbeatsInFlight = 0;
+  private readonly heartbeats = new HeartbeatWindow(MAX_HEARTBEATS_IN_FLIGHT);
   private lastHeartbeatMs = Number.NEGATIVE_INFINITY;
   private lastImbalanceCheckMs = Number.NEGATIVE_INFINITY;
   private rebalanceInFlight = false;
@@ -68,8 +69,8 @@ export class ClusterMembership {
     if (this.stopped) return;
     const nowMs = this.options.nowMs();
     // A heartbeat forwarded to a leader that just died hangs until its proposal times out: the next ones must not wait for it.
-    if (this.heartbeatsInFlight < MAX_HEARTBEATS_IN_FLIGHT && nowMs - this.lastHeartbeatMs >= this.options.heartbeatIntervalMs) {
-      this.heartbeatsInFlight++;
+    const heartbeat = nowMs - this.lastHeartbeatMs >= this.options.heartbeatIntervalMs ? this.heartbeats.start(this.metadata.leaderId) : null;
+    if (heartbeat !== null) {
       this.lastHeartbeatMs = nowMs;
       this.controller
         .heartbeat(nodeId, this.brokerEpoch)
@@ -77,7 +78,7 @@ export class ClusterMembership {
           if (outcome.errorCode !== ErrorCode.NONE) log.warn("heartbeat rejected", { nodeId, brokerEpoch: this.brokerEpoch, outcome });
         })
         .catch((error) => log.debug("heartbeat not delivered", { error: String(error) }))
-        .finally(() => this.heartbeatsInFlight--);
+        .finally(() => this.heartbeats.finished(heartbeat));
     }
     const isLeader = this.metadata.isLeader;
     if (isLeader && !this.wasLeader) {
