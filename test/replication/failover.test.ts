@@ -4,14 +4,14 @@
  * is killed with SIGKILL mid-stream. Every acknowledged message must be read back exactly once, in order per
  * partition, and each partition the dead broker led gets a new leader within seconds.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { KafkaError } from "../../src/client/connection.ts";
 import { Producer } from "../../src/client/producer.ts";
 import { ErrorCode } from "../../src/protocol/error-codes.ts";
 import { ApiKey } from "../../src/protocol/generated/index.ts";
 import { RawClient } from "../helpers/raw-client.ts";
-import { startCluster, type ClusterProcess } from "../helpers/broker-process.ts";
+import { startCluster, type BrokerProcess, type ClusterProcess } from "../helpers/broker-process.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { CLUSTER_ARGS, agreedLeaders, createTopic, kcatPartitions, runningNodes } from "./cluster-helpers.ts";
@@ -30,10 +30,34 @@ beforeAll(async () => {
   cluster = await startCluster(3, CLUSTER_ARGS);
 }, 90_000);
 
+// Each test starts from three live, registered brokers, whatever an earlier (possibly failed) test left behind.
+beforeEach(async () => {
+  await Promise.all(
+    cluster.nodes.map((node, i) => (runningNodes(cluster).includes(node!) ? null : cluster.restart(i + 1, ["--kafka-port", String(node!.kafkaPort)]))),
+  );
+  await waitFor(
+    async () => (await Promise.all(runningNodes(cluster).map((n) => kcatBrokerIds(n)))).every((ids) => ids.length === 3),
+    "every broker to list three live brokers",
+    60_000,
+    200,
+  );
+}, 120_000);
+
+afterEach(() => {
+  if (producer && producer.exitCode === null) producer.kill("SIGKILL");
+  producer = null;
+});
+
 afterAll(async () => {
   if (producer && producer.exitCode === null) producer.kill("SIGKILL");
   await cluster?.cleanup();
 });
+
+async function kcatBrokerIds(node: BrokerProcess): Promise<number[]> {
+  const result = await runProcess(["kcat", "-L", "-J", "-b", node.bootstrap], { timeoutMs: 20_000 });
+  if (result.exitCode !== 0) throw new Error(`kcat -L failed: ${result.stderr}`);
+  return (JSON.parse(result.stdout) as { brokers: { id: number }[] }).brokers.map((b) => b.id);
+}
 
 /** The Python producer as a child process; acknowledgement lines arrive in `lines` as they are printed. */
 function startProducer(topic: string, bootstrap: string) {
@@ -56,13 +80,43 @@ function startProducer(topic: string, bootstrap: string) {
   return { child, lines, output, reading };
 }
 
+/**
+ * What got stuck when the producer did not deliver everything: per partition what was acknowledged and what failed,
+ * where librdkafka was sending the unsent messages, each running broker's view of the partitions, and log tails.
+ */
+async function stuckReport(topic: string, run: ReturnType<typeof startProducer>, exitCode: number): Promise<string> {
+  const report = [`producer exited with ${exitCode}; ${run.lines.filter((l) => !l.startsWith("failed")).length} of ${MESSAGES} acknowledged`];
+  for (let p = 0; p < PARTITIONS; p++) {
+    const acked = run.lines.filter((l) => l.startsWith(`${p} `)).length;
+    const failures = run.lines.filter((l) => l.startsWith(`failed ${p} `));
+    const errors = [...new Set(failures.map((l) => l.split(" ").slice(3).join(" ")))];
+    report.push(`  partition ${p}: ${acked} acknowledged, ${failures.length} failed${errors.length > 0 ? ` (${errors.join("; ")})` : ""}`);
+  }
+  report.push("producer:", ...run.output.stderr.split("\n").filter((l) => l.startsWith("stuck:") || l.startsWith("done")).map((l) => `  ${l}`));
+  for (const node of runningNodes(cluster)) {
+    const id = cluster.nodes.indexOf(node) + 1;
+    try {
+      const details = ((await (await fetch(`http://127.0.0.1:${node.httpPort}/api/topics/${topic}`, { signal: AbortSignal.timeout(5_000) })).json()) as { partitionDetails: Record<string, unknown>[] }).partitionDetails;
+      report.push(`broker ${id} sees:`);
+      for (const d of details) {
+        report.push(`  partition ${d.partition}: leader ${d.leader} epoch ${d.leaderEpoch} isr [${d.isr}] high watermark ${d.highWatermark} log end ${d.logEndOffset}`);
+      }
+    } catch (error) {
+      report.push(`broker ${id} did not answer: ${error}`);
+    }
+  }
+  for (const [i, node] of cluster.nodes.entries()) {
+    report.push(`broker ${i + 1} log tail:`, ...node!.output().trimEnd().split("\n").slice(-15).map((l) => `  ${l}`));
+  }
+  return report.join("\n");
+}
+
 /** Every acknowledged message is read back once, at its acknowledged offset, in send order per partition. */
 async function expectExactlyOnce(topic: string, run: ReturnType<typeof startProducer>): Promise<void> {
-  expect(await run.child.exited).toBe(0);
+  const exitCode = await run.child.exited;
   await run.reading;
-  expect(run.lines.filter((l) => l.startsWith("failed"))).toEqual([]);
-  const acked = run.lines.map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
-  expect(acked.length).toBe(MESSAGES);
+  const acked = run.lines.filter((l) => !l.startsWith("failed")).map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
+  if (exitCode !== 0 || acked.length !== MESSAGES) throw new Error(`not every message was acknowledged:\n${await stuckReport(topic, run, exitCode)}`);
   const read = await runProcess(["/usr/bin/python3", join(PY, "read_all.py"), runningNodes(cluster).map((n) => n.bootstrap).join(","), topic, String(PARTITIONS)], { timeoutMs: 120_000 });
   expect(read.exitCode).toBe(0);
   const consumed = read.stdout.trim().split("\n").map((l) => l.split(" ")).map(([p, o, v]) => ({ partition: Number(p), offset: Number(o), value: v! }));
