@@ -126,6 +126,7 @@ export class Broker {
       },
       alterPartition: (request) => controller.alterPartition(request),
       isLiveBroker: (nodeId) => metadata.state.broker(nodeId)?.fenced === false,
+      holdsLeaderLease: () => broker.membership.holdsLeaderLease(),
       nowMs: () => performance.now(),
       metrics: broker.metrics,
     });

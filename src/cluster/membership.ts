@@ -5,6 +5,7 @@ import type { BrokerRegistration } from "../metadata/records.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { BrokerLiveness, type TrackedBroker } from "./broker-liveness.ts";
 import { HeartbeatWindow } from "./heartbeat-window.ts";
+import { LeaderLease } from "./leader-lease.ts";
 
 const log = logger("membership");
 
@@ -31,6 +32,8 @@ export interface MembershipOptions {
  */
 export class ClusterMembership {
   private readonly liveness: BrokerLiveness;
+  private readonly lease: LeaderLease;
+  private leaseWasHeld = false;
   private brokerEpoch = -1;
   private wasLeader = false;
   private readonly heartbeats = new HeartbeatWindow(MAX_HEARTBEATS_IN_FLIGHT);
@@ -46,6 +49,7 @@ export class ClusterMembership {
     private readonly options: MembershipOptions,
   ) {
     this.liveness = new BrokerLiveness(options.sessionTimeoutMs, options.sessionTimeoutMs / 2);
+    this.lease = new LeaderLease(options.sessionTimeoutMs);
     metadata.onApply((change) => {
       if (change.type === "broker" && !change.broker.fenced) this.liveness.heard(change.broker.nodeId, change.brokerEpoch, options.nowMs());
       else if (change.type === "broker-heartbeat") this.liveness.heard(change.nodeId, change.brokerEpoch, options.nowMs());
@@ -56,9 +60,20 @@ export class ClusterMembership {
     return this.brokerEpoch;
   }
 
+  /**
+   * Whether this broker may act as a leader of its partitions: the controller accepted a heartbeat it sent within
+   * its session, so it cannot have been fenced and replaced, whatever its metadata (applied late) still says.
+   */
+  holdsLeaderLease(): boolean {
+    return this.lease.held(this.options.nowMs());
+  }
+
   /** Registers this broker (a new epoch on every start) and starts heartbeating and watching sessions. */
   async register(registration: BrokerRegistration): Promise<void> {
+    const sentAtMs = this.options.nowMs();
     this.brokerEpoch = await this.controller.registerBroker(registration);
+    this.lease.renew(sentAtMs);
+    this.leaseWasHeld = true;
     log.info("broker registered", { nodeId: registration.nodeId, brokerEpoch: this.brokerEpoch });
     // Sessions are checked more often than heartbeats are sent, so a fence follows an expiry promptly.
     const checkEveryMs = Math.max(10, Math.min(this.options.heartbeatIntervalMs, this.options.sessionTimeoutMs / 4));
@@ -75,11 +90,14 @@ export class ClusterMembership {
       this.controller
         .heartbeat(nodeId, this.brokerEpoch)
         .then((outcome) => {
-          if (outcome.errorCode !== ErrorCode.NONE) log.warn("heartbeat rejected", { nodeId, brokerEpoch: this.brokerEpoch, outcome });
+          // The answer comes once this node applied the heartbeat, and so every fence and leader change before it.
+          if (outcome.errorCode === ErrorCode.NONE) this.lease.renew(nowMs);
+          else log.warn("heartbeat rejected", { nodeId, brokerEpoch: this.brokerEpoch, outcome });
         })
         .catch((error) => log.debug("heartbeat not delivered", { error: String(error) }))
         .finally(() => this.heartbeats.finished(heartbeat));
     }
+    this.logLeaseChange(nodeId, nowMs);
     const isLeader = this.metadata.isLeader;
     if (isLeader && !this.wasLeader) {
       log.info("became the controller", { nodeId });
@@ -101,6 +119,14 @@ export class ClusterMembership {
       this.lastImbalanceCheckMs = nowMs;
       this.rebalance();
     }
+  }
+
+  private logLeaseChange(nodeId: number, nowMs: number): void {
+    const held = this.lease.held(nowMs);
+    if (held === this.leaseWasHeld) return;
+    this.leaseWasHeld = held;
+    if (held) log.info("leader lease regained: leading partitions again", { nodeId });
+    else log.warn("leader lease expired: no heartbeat accepted within the session; not acting as a leader", { nodeId, sessionTimeoutMs: this.options.sessionTimeoutMs });
   }
 
   private rebalance(): void {

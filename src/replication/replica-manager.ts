@@ -59,6 +59,8 @@ export interface ReplicationSettings {
   alterPartition: (request: AlterPartitionRequest) => Promise<CommandOutcome>;
   /** Registered and not fenced: only such brokers may join an ISR. */
   isLiveBroker: (nodeId: number) => boolean;
+  /** Whether the controller accepted a heartbeat of this broker within its session: without it, this broker leads nothing. */
+  holdsLeaderLease: () => boolean;
   /** Milliseconds on a monotonic clock. */
   nowMs: () => number;
   metrics: MetricsRegistry;
@@ -449,10 +451,13 @@ export class ReplicaManager {
     this.maybeAlterIsr(replica, nowMs);
   }
 
-  /** The high watermark follows the ISR's minimum end offset, never back; waiters and followers hear of it. */
+  /**
+   * The high watermark follows the ISR's minimum end offset, never back; waiters and followers hear of it. Without
+   * the leader lease this broker may have been replaced, so it acknowledges nothing until the lease is back.
+   */
   private advanceHighWatermark(replica: LocalReplica): void {
     const tracker = replica.tracker;
-    if (tracker === null) return;
+    if (tracker === null || !this.holdsLeaderLease()) return;
     const partitionLog = replica.log;
     const candidate = Math.min(tracker.highWatermark(replica.localDurableEnd), partitionLog.logEndOffset);
     if (candidate <= partitionLog.highWatermark) return;
@@ -475,7 +480,12 @@ export class ReplicaManager {
 
   private checkIsr(): void {
     const nowMs = this.now();
-    for (const replica of this.replicas.values()) if (replica.isLeader) this.maybeAlterIsr(replica, nowMs);
+    for (const replica of this.replicas.values()) {
+      if (!replica.isLeader) continue;
+      // Commits held back while the leader lease had lapsed move on here, followers or not.
+      this.advanceHighWatermark(replica);
+      this.maybeAlterIsr(replica, nowMs);
+    }
   }
 
   private maybeAlterIsr(replica: LocalReplica, nowMs: number): void {
@@ -503,6 +513,11 @@ export class ReplicaManager {
 
   private now(): number {
     return this.settings?.nowMs() ?? performance.now();
+  }
+
+  /** A manager without replication (unit tests of one replica) has no controller to hold a lease from. */
+  private holdsLeaderLease(): boolean {
+    return this.settings?.holdsLeaderLease() ?? true;
   }
 
   private closeReplica(key: string, replica: LocalReplica): void {
@@ -548,14 +563,17 @@ export class ReplicaManager {
   }
 
   /**
-   * The leader replica of a partition. A client's currentLeaderEpoch (-1: none given) is checked as Kafka does:
-   * older than ours is FENCED_LEADER_EPOCH, newer is UNKNOWN_LEADER_EPOCH (our metadata is behind).
+   * The leader replica of a partition. Without the leader lease this broker may have been fenced and replaced
+   * while its metadata lags: it answers NOT_LEADER_OR_FOLLOWER, so a client asks for metadata and goes to the
+   * real leader, rather than OFFSET_OUT_OF_RANGE from a stale log end (which resets clients without KIP-320).
+   * A client's currentLeaderEpoch (-1: none given) is checked as Kafka does: older than ours is
+   * FENCED_LEADER_EPOCH, newer is UNKNOWN_LEADER_EPOCH (our metadata is behind).
    */
   lookup(topic: string, partition: number, currentLeaderEpoch = -1): ReplicaLookup {
     const key = partitionKey(topic, partition);
     const replica = this.replicaOf(topic, partition);
     if (!replica) return { ok: false, errorCode: this.offline.has(key) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-    if (!replica.isLeader) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (!replica.isLeader || !this.holdsLeaderLease()) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (currentLeaderEpoch >= 0 && currentLeaderEpoch < replica.leaderEpoch) return { ok: false, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
     if (currentLeaderEpoch > replica.leaderEpoch) return { ok: false, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
     return { ok: true, replica };
