@@ -35,41 +35,39 @@ export class SyncfsThread {
   private readonly worker: Worker;
   /** Kept until stop: the worker loads its module from it asynchronously. */
   private readonly sourceUrl: string;
-  private pending: { resolve(): void; reject(error: Error): void } | null = null;
+  /** Calls posted and not yet answered, oldest first: the worker answers them in order. */
+  private readonly pending: { resolve(): void; reject(error: Error): void }[] = [];
   private stopping = false;
 
   constructor() {
     this.sourceUrl = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
     this.worker = new Worker(this.sourceUrl);
     this.worker.onmessage = (event: MessageEvent<number>) => {
-      const pending = this.pending;
-      if (pending === null) throw new Error("syncfs thread answered with no call pending");
-      this.pending = null;
-      if (this.stopping) this.worker.terminate();
+      const pending = this.pending.shift();
+      if (pending === undefined) throw new Error("syncfs thread answered with no call pending");
+      if (this.stopping && this.pending.length === 0) this.worker.terminate();
       if (event.data === 0) pending.resolve();
       else pending.reject(new SyncfsError(event.data));
     };
     this.worker.onerror = (event) => {
-      const pending = this.pending;
-      this.pending = null;
-      pending?.reject(new Error(`syncfs thread failed: ${event.message}`));
+      for (const pending of this.pending.splice(0)) pending.reject(new Error(`syncfs thread failed: ${event.message}`));
     };
     this.worker.unref();
   }
 
-  /** Makes fd's whole filesystem durable. One call at a time. */
+  /** Makes fd's whole filesystem durable. Calls run one after another, each after the one posted before it. */
   syncfs(fd: number): Promise<void> {
-    if (this.pending !== null || this.stopping) throw new Error("syncfs thread: one call at a time, and none after stop");
+    if (this.stopping) throw new Error("syncfs thread: no calls after stop");
     return new Promise<void>((resolve, reject) => {
-      this.pending = { resolve, reject };
+      this.pending.push({ resolve, reject });
       this.worker.postMessage(fd);
     });
   }
 
-  /** Ends the thread, after the call in flight (if any) has answered. */
+  /** Ends the thread, after the calls in flight (if any) have answered. */
   stop(): void {
     this.stopping = true;
     URL.revokeObjectURL(this.sourceUrl);
-    if (this.pending === null) this.worker.terminate();
+    if (this.pending.length === 0) this.worker.terminate();
   }
 }
