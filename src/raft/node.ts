@@ -3,11 +3,15 @@
  * proposals, reads) lands in the core, and one processing turn per event-loop iteration persists the whole ready in
  * one transaction (group commit), sends its messages, applies committed commands in order, and advances. The
  * proposals made here during one event-loop iteration travel as one log entry.
+ *
+ * Committed commands are applied before the ready's own synced write, and the write waits for the next event-loop
+ * iteration: the answers to what committed leave first instead of after the fsync of what came next. Inputs that
+ * arrive meanwhile queue until the ready is advanced.
  */
 import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "./core.ts";
-import { sendableBeforePersist } from "./durability.ts";
+import { mustSync, sendableBeforePersist } from "./durability.ts";
 import { LmdbRaftStorage } from "./lmdb-storage.ts";
 import { TcpTransport, type PeerAddress, type TcpTransportOptions } from "./tcp-transport.ts";
 import { assert, EntryType, NONE, ROLE, type Entry, type Message, type NodeId, type Ready } from "./types.ts";
@@ -99,6 +103,8 @@ export class RaftNode {
   private nextReadSequence = 1;
   private processScheduled = false;
   private processing = false;
+  /** A ready applied and partly sent whose synced write comes in the next event-loop iteration. */
+  private readyAwaitingWrite: Ready | undefined;
   private closed = false;
 
   private constructor(private readonly options: RaftNodeOptions) {
@@ -128,13 +134,15 @@ export class RaftNode {
       peers: options.voters,
       onMessage: (message) => {
         if (this.closed) return;
-        this.core.step(message);
+        if (this.readyAwaitingWrite === undefined) this.core.step(message);
+        else this.queuedOperations.push(() => this.core.step(message));
         this.scheduleProcess();
       },
     });
     this.ticker = setInterval(() => {
       if (this.closed) return;
-      this.core.tick();
+      if (this.readyAwaitingWrite === undefined) this.core.tick();
+      else this.queuedOperations.push(() => this.core.tick());
       this.scheduleProcess();
     }, options.tickMs);
     // Committed entries after the snapshot are re-applied on the first turn, after callers registered onApply.
@@ -261,11 +269,11 @@ export class RaftNode {
 
   private process(): void {
     this.processScheduled = false;
-    if (this.closed) return;
+    if (this.closed || this.readyAwaitingWrite !== undefined) return;
     assert(!this.processing, "re-entrant raft processing");
     this.processing = true;
     try {
-      for (let turn = 0; turn < 64; turn++) {
+      for (let turn = 0; turn < 64 && this.readyAwaitingWrite === undefined; turn++) {
         const operations = this.queuedOperations.splice(0);
         for (const operation of operations) operation();
         this.proposeQueued();
@@ -274,25 +282,25 @@ export class RaftNode {
           continue;
         }
         this.handleReady(this.core.ready());
-        this.maybeCompact();
       }
     } finally {
       this.processing = false;
     }
+    if (this.readyAwaitingWrite !== undefined) return;
     if (this.queuedOperations.length > 0 || this.queuedProposals.length > 0 || this.core.hasReady()) this.scheduleProcess();
   }
 
   private handleReady(ready: Ready): void {
-    // Durable before anyone hears about it: votes, acks and entries must survive a crash. A leader's Appends are
-    // the exception, so followers write alongside it.
+    // Durable before anyone hears about it: votes, acks and entries must survive a crash. Messages that claim
+    // nothing about this node's disk go first, so followers write alongside the leader.
     const durable = this.storage.durable;
-    const afterPersist: Message[] = [];
+    const afterWrite: Message[] = [];
     for (const message of ready.messagesToSend) {
       if (sendableBeforePersist(message, ready, durable)) this.transport.send(message);
-      else afterPersist.push(message);
+      else afterWrite.push(message);
     }
-    this.storage.persist(ready);
-    for (const message of afterPersist) this.transport.send(message);
+    // What committed is on a quorum's disks already; a follower may apply entries this very ready writes, since
+    // after a crash it learns them again from the leader (the state machine lives in memory).
     if (ready.snapshotToApply) {
       assert(this.options.snapshots, "received a snapshot but the node has no state machine snapshot hooks");
       this.options.snapshots.restore(ready.snapshotToApply.data, ready.snapshotToApply.index);
@@ -302,8 +310,26 @@ export class RaftNode {
       const read = this.reads.get(state.context);
       if (read) read.index = state.index;
     }
+    if (!mustSync(ready, durable)) {
+      this.finishReady(ready, afterWrite);
+      return;
+    }
+    // The write waits one event-loop iteration, so the callers of what was just applied hear of it first.
+    this.readyAwaitingWrite = ready;
+    setImmediate(() => {
+      if (this.closed) return;
+      this.finishReady(ready, afterWrite);
+      this.readyAwaitingWrite = undefined;
+      this.scheduleProcess();
+    });
+  }
+
+  private finishReady(ready: Ready, afterWrite: Message[]): void {
+    this.storage.persist(ready);
+    for (const message of afterWrite) this.transport.send(message);
     this.core.advance(ready);
     this.completeReads();
+    this.maybeCompact();
   }
 
   private apply(entry: Entry): void {

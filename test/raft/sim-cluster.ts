@@ -2,7 +2,8 @@
  * A whole Raft cluster in one process, driven from one seed: a simulated network (delay, loss, duplication,
  * reordering, partitions), simulated disks (crash-restart recovers from persisted state only), and invariant checks.
  * Nodes treat the disk as RaftNode does (durability.ts): a commit-only hard state waits for the next synced write,
- * and a leader's Appends leave before its own write, which a crash may then never make.
+ * messages that claim nothing durable (a leader's Appends) leave before it, and committed entries are applied before
+ * it; a crash may come before the write.
  */
 import { pack, unpack } from "msgpackr";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "../../src/raft/core.ts";
@@ -39,7 +40,7 @@ export interface FaultProfile {
   maxDelayMs: number;
   dropProbability: number;
   duplicateProbability: number;
-  /** Per ready that sent Appends early: the node crashes before its own write. */
+  /** Per ready that needs a synced write: the node crashes after sending and applying what may go first, before the write. */
   crashBeforePersistProbability?: number;
 }
 
@@ -214,18 +215,18 @@ export class SimCluster {
       const durable = node.disk.hardState;
       const early = ready.messagesToSend.filter((m) => sendableBeforePersist(m, ready, durable));
       for (const m of early) this.send(m);
-      if (early.length > 0 && this.random.chance(this.faults.crashBeforePersistProbability ?? 0)) {
-        this.crash(node);
-        return;
-      }
-      this.persist(node, ready);
-      for (const m of ready.messagesToSend) if (!early.includes(m)) this.send(m);
       if (ready.snapshotToApply) {
         node.machine = decodeMachine(ready.snapshotToApply.data);
         this.snapshotsInstalled++;
       }
       for (const entry of ready.committedEntriesToApply) this.apply(node, entry);
       for (const rs of ready.readStatesReady) this.completeRead(node, rs);
+      if (mustSync(ready, durable) && this.random.chance(this.faults.crashBeforePersistProbability ?? 0)) {
+        this.crash(node);
+        return;
+      }
+      this.persist(node, ready);
+      for (const m of ready.messagesToSend) if (!early.includes(m)) this.send(m);
       core.advance(ready);
       this.recordCommit(node);
       this.noteRoleChange(node, wasLeader, termBefore);
