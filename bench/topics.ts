@@ -4,7 +4,9 @@
  *   (b) 64 concurrent clients, one connection each, spread over every broker: topics/s and p99.
  * On one node (a one-voter quorum) and on three nodes (every node a voter) as real processes.
  *
- *   bun bench/topics.ts [--quick] [--json FILE]
+ *   bun bench/topics.ts [--quick] [--json FILE] [--cpu-prof DIR]
+ *
+ * --cpu-prof DIR has every broker write a CPU profile (.cpuprofile and Markdown) to DIR when it stops.
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { createTopics } from "../src/client/admin.ts";
@@ -15,6 +17,8 @@ import { Histogram } from "./lib/histogram.ts";
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
+const cpuProfileDir = args.includes("--cpu-prof") ? args[args.indexOf("--cpu-prof") + 1] : undefined;
+const bunArgs = cpuProfileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${cpuProfileDir}`];
 const SEQUENTIAL_TOPICS = quick ? 200 : 1000;
 const CONCURRENT_CLIENTS = 64;
 const TOPICS_PER_CLIENT = quick ? 20 : 100;
@@ -36,12 +40,12 @@ function freePorts(count: number): number[] {
 }
 
 async function startNodes(count: number): Promise<BenchBroker[]> {
-  if (count === 1) return [await startBenchBroker({ args: ["--raft-port", "0", "--replication-port", "0"] })];
+  if (count === 1) return [await startBenchBroker({ bunArgs, args: ["--raft-port", "0", "--replication-port", "0"] })];
   const voters = freePorts(count).map((port, i) => `${i + 1}@127.0.0.1:${port}`).join(",");
   // Voters wait for a quorum before they report themselves started: start them together.
   return await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      startBenchBroker({ args: ["--node-id", String(i + 1), "--controller-quorum-voters", voters, "--replication-port", "0"] }),
+      startBenchBroker({ bunArgs, args: ["--node-id", String(i + 1), "--controller-quorum-voters", voters, "--replication-port", "0"] }),
     ),
   );
 }
