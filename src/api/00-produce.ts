@@ -5,6 +5,7 @@ import type { AppendOutcome, LocalReplica } from "../replication/replica-manager
 import { NO_RESPONSE, type ApiHandler } from "./handler.ts";
 
 const VALID_ACKS = new Set([0, 1, -1]);
+const RESOLVED = Promise.resolve();
 
 type Durability = "pending" | "durable" | "failed";
 
@@ -53,18 +54,21 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
           const leader = replica;
           const endOffset = outcome.endOffset;
           const appendLeaderEpoch = outcome.leaderEpoch;
-          const durable = outcome.durable ?? Promise.resolve();
+          const committed = (errorCode: number) => {
+            result.commitErrorCode = errorCode;
+            result.durability = "durable";
+          };
           waits.push(
-            // The flush may finish after this broker lost the leadership the batch was written under.
-            durable
-              .then(() => leader.waitForCommit(endOffset, appendLeaderEpoch))
-              .then(
-                (errorCode) => {
-                  result.commitErrorCode = errorCode;
-                  result.durability = "durable";
-                },
-                () => void (result.durability = "failed"),
-              ),
+            (outcome.durable ?? RESOLVED).then(
+              () => {
+                // The flush may finish after this broker lost the leadership the batch was written under. With the
+                // ISR at this broker alone the flush already moved the high watermark: no promise to wait on.
+                const now = leader.commitOutcome(endOffset, appendLeaderEpoch);
+                if (now !== null) committed(now);
+                else return leader.waitForCommit(endOffset, appendLeaderEpoch).then(committed);
+              },
+              () => void (result.durability = "failed"),
+            ),
           );
         } else if (outcome.durable) {
           waits.push(
@@ -121,12 +125,17 @@ function failed(errorCode: number, errorMessage: string | null): AppendOutcome {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
 }
 
-async function settleWithin(waits: Promise<void>[], timeoutMs: number): Promise<void> {
-  if (waits.length === 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(timeoutMs, 1));
+/** Resolves once every wait settled or timeoutMs passed, whichever is first. The waits never reject. */
+function settleWithin(waits: Promise<void>[], timeoutMs: number): Promise<void> {
+  if (waits.length === 0) return RESOLVED;
+  return new Promise((resolve) => {
+    let left = waits.length;
+    const timer = setTimeout(resolve, Math.max(timeoutMs, 1));
+    const settled = () => {
+      if (--left > 0) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    for (const wait of waits) void wait.then(settled);
   });
-  await Promise.race([Promise.all(waits), timeout]);
-  clearTimeout(timer);
 }

@@ -148,10 +148,17 @@ export class LocalReplica {
    * leads again later), another leader's records may sit there, so the write is answered NOT_LEADER_OR_FOLLOWER.
    */
   waitForCommit(endOffset: number, appendLeaderEpoch: number): Promise<number> {
-    if (!this.isLeader || this.leaderEpoch !== appendLeaderEpoch) return Promise.resolve(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    if (this.log.highWatermark >= endOffset) return Promise.resolve(this.commitErrorCode());
+    const now = this.commitOutcome(endOffset, appendLeaderEpoch);
+    if (now !== null) return Promise.resolve(now);
     if (this.commitWaiters.length >= MAX_COMMIT_WAITERS) return Promise.resolve(ErrorCode.REQUEST_TIMED_OUT);
     return new Promise((resolve) => this.commitWaiters.push({ endOffset, resolve }));
+  }
+
+  /** The produce error code if the write's fate is known now (see waitForCommit), or null while it waits for the ISR. */
+  commitOutcome(endOffset: number, appendLeaderEpoch: number): number | null {
+    if (!this.isLeader || this.leaderEpoch !== appendLeaderEpoch) return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    if (this.log.highWatermark >= endOffset) return this.commitErrorCode();
+    return null;
   }
 
   /** Releases acks=all requests the high watermark now covers, in append (= offset) order. */
