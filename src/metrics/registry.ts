@@ -25,7 +25,14 @@ export class Counter implements Metric {
     private readonly help: string,
   ) {}
   inc(labels?: Labels, by = 1): void {
+    this.add(labelKey(labels), by);
+  }
+  /** One labelled series with its label text built once, for a counter bumped on every request. */
+  labelled(labels?: Labels): (by?: number) => void {
     const key = labelKey(labels);
+    return (by = 1) => this.add(key, by);
+  }
+  private add(key: string, by: number): void {
     this.values.set(key, (this.values.get(key) ?? 0) + by);
   }
   get(labels?: Labels): number {
@@ -58,7 +65,14 @@ export class Histogram implements Metric {
     private readonly buckets: readonly number[],
   ) {}
   observe(value: number, labels?: Labels): void {
+    this.observeSeries(labelKey(labels), value);
+  }
+  /** One labelled series with its label text built once, for a histogram fed on every request. */
+  labelled(labels?: Labels): (value: number) => void {
     const key = labelKey(labels);
+    return (value) => this.observeSeries(key, value);
+  }
+  private observeSeries(key: string, value: number): void {
     let s = this.series.get(key);
     if (!s) {
       s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
