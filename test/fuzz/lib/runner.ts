@@ -181,6 +181,19 @@ function produceErrorCode(frame: Uint8Array, c: FuzzCase): number {
   return response.responses[0]?.partitionResponses[0]?.errorCode ?? -1;
 }
 
+/** The verify partition's log start offset, from ListOffsets (a Fetch out of range does not carry it, as in Kafka). */
+async function earliestOffset(connection: Connection, partition: number): Promise<number> {
+  const body = { replicaId: -1, topics: [{ name: VERIFY_TOPIC, partitions: [{ partitionIndex: partition, timestamp: -2 }] }] };
+  const outcome = await connection.send(framed(encodeRequest(ApiKey.ListOffsets, 1, 1, body)));
+  if (outcome.type !== "response") throw new Error(`ListOffsets of ${VERIFY_TOPIC}-${partition} got ${outcome.type}`);
+  const reader = new Reader(outcome.frame);
+  readResponseHeader(reader, 0);
+  const response = API_SCHEMAS.get(ApiKey.ListOffsets)!.readResponse(reader, 1) as { topics: { partitions: { errorCode: number; offset: bigint | number }[] }[] };
+  const answer = response.topics[0]!.partitions[0]!;
+  if (answer.errorCode !== ErrorCode.NONE) throw new Error(`ListOffsets of ${VERIFY_TOPIC}-${partition}: error ${answer.errorCode}`);
+  return Number(answer.offset);
+}
+
 /**
  * Fetches a whole partition of the verify topic, from its log start offset to its high watermark. The start is
  * past 0 when a fuzzed DeleteRecords or retention config reached the topic: `trimmed` says so.
@@ -206,8 +219,8 @@ async function fetchPartition(host: string, port: number, partition: number): Pr
       readResponseHeader(reader, 0);
       const response = API_SCHEMAS.get(ApiKey.Fetch)!.readResponse(reader, 11) as any;
       const p = response.responses[0].partitions[0];
-      if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && offset < Number(p.logStartOffset)) {
-        offset = Number(p.logStartOffset);
+      if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE && !trimmed) {
+        offset = await earliestOffset(connection, partition);
         trimmed = true;
         continue;
       }
