@@ -37,7 +37,9 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponse> = {
       const remainingMs = deadline - performance.now();
       if (remainingMs <= 0) break;
       const keys = slots.filter((s) => s.replica).map((s) => partitionKey(s.replica!.topic, s.partition));
-      await ctx.broker.replicas.waiters.wait(keys, remainingMs);
+      const parked = ctx.broker.replicas.waiters.wait(keys, remainingMs);
+      if (parked === null) break;
+      await parked;
       total = readAll(slots, request.maxBytes, ctx);
     }
 

@@ -13,11 +13,11 @@ export class FetchWaiters {
   }
 
   /**
-   * Resolves when any of the keys is woken or after timeoutMs, whichever is first.
-   * Over the bound, resolves at once: the fetch then answers with what it has.
+   * Resolves when any of the keys is woken or after timeoutMs, whichever is first. Returns null when it cannot
+   * park (no keys, no time left, over the bound): the fetch then answers with what it has, rather than looping.
    */
-  wait(keys: readonly string[], timeoutMs: number): Promise<void> {
-    if (keys.length === 0 || timeoutMs <= 0 || this.parked >= this.maxParked) return Promise.resolve();
+  wait(keys: readonly string[], timeoutMs: number): Promise<void> | null {
+    if (keys.length === 0 || timeoutMs <= 0 || this.parked >= this.maxParked) return null;
     return new Promise((resolve) => {
       let done = false;
       const finish = () => {
