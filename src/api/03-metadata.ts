@@ -1,5 +1,5 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
-import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from "../protocol/generated/03-metadata.ts";
+import type { MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseTopic } from "../protocol/generated/03-metadata.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
 import { ZERO_UUID } from "../protocol/reader.ts";
 import type { Encodable } from "../protocol/encodable.ts";
@@ -26,7 +26,7 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
     if (allTopics) {
       for (const topic of state.topics()) topics.push(describeTopic(topic));
     } else {
-      const requested = request.topics!;
+      const requested = distinctTopics(request.topics!);
       const allowAutoCreate = broker.config.autoCreateTopics && (apiVersion < 4 || request.allowAutoTopicCreation);
       const missing = requested
         .filter((t) => t.name !== null && !state.topic(t.name))
@@ -68,6 +68,20 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
     };
   },
 };
+
+/**
+ * Each topic is answered once however often it is named, as Kafka does (it reads the request's topics into a set):
+ * otherwise a small request naming one large topic hundreds of times builds a response hundreds of times its size.
+ */
+function distinctTopics(requested: readonly MetadataRequestTopic[]): MetadataRequestTopic[] {
+  const seen = new Set<string>();
+  return requested.filter((t) => {
+    const key = t.name !== null ? `name:${t.name}` : `id:${t.topicId}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 function describeTopic(topic: TopicRecord): Encodable<MetadataResponseTopic> {
   return {
