@@ -7,7 +7,7 @@
  *
  *   bun bench [--only wal|e2e|kbench|topics|replication|connections[,...]] [--quick] [--json-dir DIR]
  *
- * --quick shortens every part. --json-dir DIR writes e2e.json and kbench.json there, for comparing commits.
+ * --quick shortens every part. --json-dir DIR writes each part's results there as PART.json (not wal), for comparing commits.
  * Other flags after `--` are passed to every part.
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";

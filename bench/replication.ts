@@ -6,9 +6,9 @@
  * The load generator runs in this process on the same cores as the brokers; it reports how far it fell behind
  * its schedule, since a sender that cannot keep the rate turns into latency of its own.
  *
- *   bun bench/replication.ts [--quick] [--max-seconds S] [--paced-seconds S] [--rate-fraction F] [--broker-arg ARG]... [--json]
+ *   bun bench/replication.ts [--quick] [--max-seconds S] [--paced-seconds S] [--rate-fraction F] [--broker-arg ARG]... [--json FILE]
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KafkaConnection } from "../src/client/connection.ts";
@@ -28,7 +28,8 @@ const MAX_SECONDS = Number(valueOf("--max-seconds") ?? (QUICK ? 2 : 4));
 const PACED_SECONDS = Number(valueOf("--paced-seconds") ?? (QUICK ? 3 : 5));
 /** The latency run's rate as a fraction of the measured maximum. */
 const RATE_FRACTION = Number(valueOf("--rate-fraction") ?? 0.5);
-const JSON_OUTPUT = args.includes("--json");
+/** Where to write the results as JSON as well, for comparing commits (bench/index.ts --json-dir passes it). */
+const JSON_PATH = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
 /** Extra flags for every broker, e.g. --broker-arg --flush-mode --broker-arg fast. */
 const BROKER_ARGS = args.flatMap((a, i) => (args[i - 1] === "--broker-arg" ? [a] : []));
 const PARTITIONS = 3;
@@ -262,23 +263,19 @@ for (const [name, nodes] of [
     for (const messageBytes of [100, 1024]) {
       const result = await measure(setup, messageBytes);
       results.push(result);
-      if (!JSON_OUTPUT) {
-        console.log(
-          `${name.padEnd(14)} ${String(messageBytes).padStart(5)} B  max ${result.maxMsgsPerS.toFixed(0).padStart(7)} msg/s (${result.maxMiBPerS.toFixed(1)} MiB/s)  ` +
-            `at ${result.pacedMsgsPerS.toFixed(0)} msg/s: p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  p99.9 ${result.p999Ms.toFixed(2)} ms` +
-            `  (sender behind by up to ${result.pacedBehindMs.toFixed(0)} ms)`,
-        );
-      }
+      console.log(
+        `${name.padEnd(14)} ${String(messageBytes).padStart(5)} B  max ${result.maxMsgsPerS.toFixed(0).padStart(7)} msg/s (${result.maxMiBPerS.toFixed(1)} MiB/s)  ` +
+          `at ${result.pacedMsgsPerS.toFixed(0)} msg/s: p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  p99.9 ${result.p999Ms.toFixed(2)} ms` +
+          `  (sender behind by up to ${result.pacedBehindMs.toFixed(0)} ms)`,
+      );
     }
   } finally {
     await stopSetup(setup);
   }
 }
-if (JSON_OUTPUT) console.log(JSON.stringify(results));
-else {
-  for (const messageBytes of [100, 1024]) {
-    const single = results.find((r) => r.setup.startsWith("1 node") && r.messageBytes === messageBytes)!;
-    const replicated = results.find((r) => r.setup.startsWith("3 nodes") && r.messageBytes === messageBytes)!;
-    console.log(`${messageBytes} B: replicated throughput is ${((100 * replicated.maxMsgsPerS) / single.maxMsgsPerS).toFixed(0)}% of the single node's`);
-  }
+if (JSON_PATH !== undefined) writeFileSync(JSON_PATH, JSON.stringify({ benchmark: "replication", results }, null, 2));
+for (const messageBytes of [100, 1024]) {
+  const single = results.find((r) => r.setup.startsWith("1 node") && r.messageBytes === messageBytes)!;
+  const replicated = results.find((r) => r.setup.startsWith("3 nodes") && r.messageBytes === messageBytes)!;
+  console.log(`${messageBytes} B: replicated throughput is ${((100 * replicated.maxMsgsPerS) / single.maxMsgsPerS).toFixed(0)}% of the single node's`);
 }
