@@ -30,7 +30,9 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponse> = {
     const byId = ctx.apiVersion >= 13;
     const slots = resolve(request, ctx, byId);
     const deadline = performance.now() + Math.max(0, request.maxWaitMs);
-    let total = readAll(slots, request.maxBytes, ctx);
+    // As Kafka's fetch.max.bytes: the broker, not the client, bounds what one answer pins and sends.
+    const maxBytes = Math.min(request.maxBytes, ctx.broker.config.fetchMaxBytes);
+    let total = readAll(slots, maxBytes, ctx);
 
     // Long poll: park until a partition's high watermark moves or the wait ends, then read again.
     while (total < Math.max(1, request.minBytes) && !slots.some((s) => s.errorCode !== ErrorCode.NONE || s.diverging !== null)) {
@@ -40,7 +42,7 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponse> = {
       const parked = ctx.broker.replicas.waiters.wait(keys, remainingMs);
       if (parked === null) break;
       await parked;
-      total = readAll(slots, request.maxBytes, ctx);
+      total = readAll(slots, maxBytes, ctx);
     }
 
     const responses: { topic: string; topicId: string; partitions: ReturnType<typeof partitionData>[] }[] = [];

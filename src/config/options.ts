@@ -36,6 +36,7 @@ export interface BrokerConfig {
   retentionMs: number;
   retentionBytes: number;
   maxMessageBytes: number;
+  fetchMaxBytes: number;
   groupInitialRebalanceDelayMs: number;
   groupMinSessionTimeoutMs: number;
   groupMaxSessionTimeoutMs: number;
@@ -107,6 +108,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "retentionMs", type: "int", defaultValue: 604_800_000, min: -1, max: Number.MAX_SAFE_INTEGER, help: "Default retention.ms; -1 keeps data forever." },
   { key: "retentionBytes", type: "int", defaultValue: -1, min: -1, max: Number.MAX_SAFE_INTEGER, help: "Default retention.bytes per partition; -1 means no limit." },
   { key: "maxMessageBytes", type: "int", defaultValue: 1_048_588, min: 1, max: INT32_MAX, help: "Largest record batch accepted (max.message.bytes)." },
+  {
+    key: "fetchMaxBytes",
+    type: "int",
+    defaultValue: 57_671_680,
+    min: 1024,
+    max: INT32_MAX,
+    help: "Most record bytes one Fetch answer carries, whatever the request asks; a larger first batch is still sent whole (fetch.max.bytes).",
+  },
   {
     key: "groupInitialRebalanceDelayMs",
     type: "int",

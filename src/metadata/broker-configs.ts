@@ -40,6 +40,7 @@ const BROKER_CONFIGS: readonly BrokerConfigSpec[] = [
   { name: "default.replication.factor", type: "int", option: "defaultReplicationFactor", doc: "Replication factor of auto-created topics." },
   { name: "auto.create.topics.enable", type: "boolean", option: "autoCreateTopics", doc: "Create unknown topics asked for in Metadata." },
   { name: "message.max.bytes", type: "int", option: "maxMessageBytes", doc: "Largest record batch accepted." },
+  { name: "fetch.max.bytes", type: "int", option: "fetchMaxBytes", doc: "Most record bytes one Fetch answer carries." },
   { name: "min.insync.replicas", type: "int", option: "minInsyncReplicas", doc: "Default for topics: in-sync replicas an acks=all write needs." },
   { name: "log.retention.ms", type: "long", option: "retentionMs", doc: "Age after which segments are deleted; -1 keeps them forever." },
   { name: "log.retention.bytes", type: "long", option: "retentionBytes", doc: "Largest partition size before old segments are deleted; -1 for no limit." },

@@ -12,6 +12,7 @@ import { FetchWaiters } from "../../src/replication/fetch-waiters.ts";
 
 const TOPIC = "quiet";
 const MAX_WAIT_MS = 50;
+const FETCH_MAX_BYTES = 4096;
 
 /** FetchWaiters that counts the waits asked for. */
 class CountingWaiters extends FetchWaiters {
@@ -22,25 +23,25 @@ class CountingWaiters extends FetchWaiters {
   }
 }
 
-/** A broker with one topic whose only partition is caught up (log end = high watermark = 0). */
-function quietBroker(waiters: FetchWaiters): RequestContext {
-  const log = { logStartOffset: 0, logEndOffset: 0, highWatermark: 0 };
+/** A broker with one topic whose only partition is caught up (log end = high watermark = 0), or has `log`. */
+function quietBroker(waiters: FetchWaiters, log: object = { logStartOffset: 0, logEndOffset: 0, highWatermark: 0 }): RequestContext {
   const replica = { topic: TOPIC, partition: 0, leaderEpoch: 0, log };
   const broker = {
+    config: { fetchMaxBytes: FETCH_MAX_BYTES },
     metadata: { state: { topic: (name: string) => (name === TOPIC ? { name: TOPIC, topicId: ZERO_UUID } : undefined) } },
     replicas: { waiters, lookup: () => ({ ok: true, replica }) },
   };
   return { broker, apiVersion: 12, releaseAfterWrite: () => {} } as unknown as RequestContext;
 }
 
-function fetchRequest(partitions: number[]): FetchRequest {
+function fetchRequest(partitions: number[], maxBytes = 1 << 20): FetchRequest {
   return {
     clusterId: null,
     replicaId: -1,
     replicaState: { replicaId: -1, replicaEpoch: -1 },
     maxWaitMs: MAX_WAIT_MS,
     minBytes: 1,
-    maxBytes: 1 << 20,
+    maxBytes,
     isolationLevel: 0,
     sessionId: 0,
     sessionEpoch: -1,
@@ -54,7 +55,7 @@ function fetchRequest(partitions: number[]): FetchRequest {
           fetchOffset: 0,
           lastFetchedEpoch: -1,
           logStartOffset: -1,
-          partitionMaxBytes: 1 << 20,
+          partitionMaxBytes: maxBytes,
           replicaDirectoryId: ZERO_UUID,
         })),
       },
@@ -90,6 +91,22 @@ test("a Fetch on a caught-up partition parks until its wait ends", async () => {
   const response = await pending;
   expect(response.responses[0]!.partitions[0]).toMatchObject({ partitionIndex: 0, errorCode: 0, records: [] });
   expect(waiters.parkedCount).toBe(0);
+});
+
+test("a Fetch reads at most the broker's fetch.max.bytes, whatever the request asks", async () => {
+  const asked: number[] = [];
+  const log = {
+    logStartOffset: 0,
+    logEndOffset: 10,
+    highWatermark: 10,
+    read(_offset: number, maxBytes: number) {
+      asked.push(maxBytes);
+      return { batches: [new Uint8Array(100)], bytes: 100, release() {} };
+    },
+  };
+  const response = (await fetchHandler.handle(fetchRequest([0], 0x7fffffff), quietBroker(new FetchWaiters(16), log))) as FetchResponse;
+  expect(response.responses[0]!.partitions[0]!.errorCode).toBe(0);
+  expect(asked).toEqual([FETCH_MAX_BYTES]);
 });
 
 test("FetchWaiters parks only with keys, time left and room under its bound", async () => {
