@@ -79,6 +79,7 @@ export class Broker {
         maxFrameBytes: config.maxFrameBytes,
         maxConnections: config.maxConnections,
         maxInflightRequests: config.maxInflightRequests,
+        maxQueuedRequestBytes: config.queuedMaxRequestBytes,
       },
       this.router.handleFrame,
     );
@@ -190,6 +191,9 @@ export class Broker {
       new Gauge("chronik_connections_rejected_total", "Client connections closed at once because max.connections were open.", () => [
         [undefined, this.kafkaServer.stats.connectionsRejected],
       ]),
+    );
+    this.metrics.register(
+      new Gauge("chronik_queued_request_bytes", "Bytes of Kafka requests read and not yet answered.", () => [[undefined, this.kafkaServer.stats.queuedRequestBytes]]),
     );
     this.metrics.register(
       new Gauge("process_resident_memory_bytes", "Resident memory of the broker process, bytes.", () => [[undefined, process.memoryUsage.rss()]]),

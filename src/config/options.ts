@@ -27,6 +27,7 @@ export interface BrokerConfig {
   maxFrameBytes: number;
   maxConnections: number;
   maxInflightRequests: number;
+  queuedMaxRequestBytes: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   defaultReplicationFactor: number;
@@ -85,6 +86,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 1,
     max: 65_536,
     help: "Requests one connection may have in progress; reading pauses above it.",
+  },
+  {
+    key: "queuedMaxRequestBytes",
+    type: "int",
+    defaultValue: 536_870_912,
+    min: 1024,
+    max: Number.MAX_SAFE_INTEGER,
+    help: "Bytes of requests read and not yet answered, over all connections, above which reading pauses (queued.max.request.bytes).",
   },
   { key: "autoCreateTopics", type: "bool", defaultValue: true, help: "Create unknown topics when a client asks for them in Metadata." },
   { key: "defaultPartitions", type: "int", defaultValue: 1, min: 1, max: 100_000, help: "Partitions of auto-created topics and of CreateTopics with -1 (num.partitions)." },

@@ -48,6 +48,7 @@ const BROKER_CONFIGS: readonly BrokerConfigSpec[] = [
   { name: "log.flush.scheduler.interval.ms", type: "long", option: "flushIntervalMs", doc: "Background fsync interval when the flush mode is fast." },
   { name: "socket.request.max.bytes", type: "int", option: "maxFrameBytes", doc: "Largest request frame accepted." },
   { name: "max.connections", type: "int", option: "maxConnections", doc: "Connections accepted at once." },
+  { name: "queued.max.request.bytes", type: "long", option: "queuedMaxRequestBytes", doc: "Bytes of requests read and not yet answered above which reading pauses." },
   { name: "group.initial.rebalance.delay.ms", type: "int", option: "groupInitialRebalanceDelayMs", doc: "Wait for more members before a new group's first rebalance." },
   { name: "group.min.session.timeout.ms", type: "int", option: "groupMinSessionTimeoutMs", doc: "Smallest session timeout a member may ask for." },
   { name: "group.max.session.timeout.ms", type: "int", option: "groupMaxSessionTimeoutMs", doc: "Largest session timeout a member may ask for." },

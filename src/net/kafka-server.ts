@@ -5,6 +5,7 @@ import { quickAck } from "./quick-ack.ts";
 import { ResponseQueue, type Outgoing } from "./response-queue.ts";
 
 const log = logger("net");
+const DEFAULT_MAX_QUEUED_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export interface ConnectionInfo {
   readonly id: number;
@@ -27,6 +28,8 @@ export interface KafkaServerOptions {
   maxInflightRequests: number;
   /** Reading pauses while more than this many response bytes wait for the client to read them. */
   maxQueuedResponseBytes?: number;
+  /** Reading pauses on every connection while the requests read and not yet answered hold more bytes than this. */
+  maxQueuedRequestBytes?: number;
 }
 
 interface ConnectionState {
@@ -44,6 +47,8 @@ export interface ServerStats {
   connections: number;
   connectionsRejected: number;
   framesRejected: number;
+  /** Bytes of the request frames read and not yet answered, over every connection. */
+  queuedRequestBytes: number;
 }
 
 /** The Kafka listener: framing, per-connection ordering, back-pressure and limits. No protocol knowledge. */
@@ -51,7 +56,7 @@ export class KafkaServer {
   private listener: TCPSocketListener<ConnectionState> | null = null;
   private readonly sockets = new Set<Socket<ConnectionState>>();
   private nextConnectionId = 1;
-  readonly stats: ServerStats = { connections: 0, connectionsRejected: 0, framesRejected: 0 };
+  readonly stats: ServerStats = { connections: 0, connectionsRejected: 0, framesRejected: 0, queuedRequestBytes: 0 };
 
   constructor(
     private readonly options: KafkaServerOptions,
@@ -65,7 +70,7 @@ export class KafkaServer {
 
   listen(): void {
     const server = this;
-    const maxQueuedResponseBytes = this.options.maxQueuedResponseBytes ?? 64 * 1024 * 1024;
+    const maxQueuedResponseBytes = this.options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES;
     this.listener = Bun.listen<ConnectionState>({
       hostname: this.options.host,
       port: this.options.port,
@@ -134,24 +139,43 @@ export class KafkaServer {
   private dispatch(socket: Socket<ConnectionState>, frame: Uint8Array): void {
     const state = socket.data;
     const ticket = state.responses.reserve();
+    this.stats.queuedRequestBytes += frame.byteLength;
     let result: Outgoing | Promise<Outgoing>;
     try {
       result = this.handler(frame, state.info, ticket);
     } catch (error) {
+      this.requestDone(frame.byteLength);
       this.failRequest(socket, error);
       return;
     }
     if (result instanceof Promise) {
       result.then(
         (outgoing) => {
+          this.requestDone(frame.byteLength);
           if (state.closed) outgoing?.onWritten?.();
           else this.complete(socket, ticket, outgoing);
         },
-        (error) => this.failRequest(socket, error),
+        (error) => {
+          this.requestDone(frame.byteLength);
+          this.failRequest(socket, error);
+        },
       );
     } else {
+      this.requestDone(frame.byteLength);
       this.complete(socket, ticket, result);
     }
+  }
+
+  /** A request's frame is no longer held: connections paused for the broker-wide bound read again once under it. */
+  private requestDone(frameBytes: number): void {
+    const wasOver = this.requestBytesOver();
+    this.stats.queuedRequestBytes -= frameBytes;
+    if (!wasOver || this.requestBytesOver()) return;
+    for (const socket of this.sockets) if (socket.data.paused) this.updatePause(socket, this.options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES);
+  }
+
+  private requestBytesOver(): boolean {
+    return this.stats.queuedRequestBytes > (this.options.maxQueuedRequestBytes ?? Infinity);
   }
 
   private failRequest(socket: Socket<ConnectionState>, error: unknown): void {
@@ -181,7 +205,7 @@ export class KafkaServer {
     }
     coalescer.end();
     this.flushWrites(socket);
-    this.updatePause(socket, this.options.maxQueuedResponseBytes ?? 64 * 1024 * 1024);
+    this.updatePause(socket, this.options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES);
   }
 
   /** socket.write may take only part of a buffer: keep the rest queued and continue on drain. */
@@ -211,7 +235,7 @@ export class KafkaServer {
   private updatePause(socket: Socket<ConnectionState>, maxQueuedResponseBytes: number): void {
     const state = socket.data;
     if (state.closed) return;
-    const overloaded = state.responses.pending >= this.options.maxInflightRequests || state.queuedBytes > maxQueuedResponseBytes;
+    const overloaded = state.responses.pending >= this.options.maxInflightRequests || state.queuedBytes > maxQueuedResponseBytes || this.requestBytesOver();
     if (overloaded && !state.paused) {
       socket.pause();
       state.paused = true;
