@@ -1,7 +1,10 @@
 /**
  * Raft as a pure state machine, in the shape of etcd's raft: feed it `step(message)`, `tick()`, `propose()` and
- * `readIndex()`, then take `ready()`, persist its hard state and entries, send its messages, apply its committed
- * entries, and `advance()`. No clock, disk, socket or global randomness in here: time is ticks, randomness is a Prng.
+ * `readIndex()`, then take `ready()`, hand its hard state and entries to storage, send its messages (those that claim
+ * something durable only once the write completes), apply its committed entries, and `advance()`. Writes are
+ * asynchronous, as etcd's async storage writes: `persisted(ready)` reports each completed write, in hand-off order,
+ * and only then does a leader count its own copy toward a quorum. No clock, disk, socket or global randomness in
+ * here: time is ticks, randomness is a Prng.
  */
 import { pack } from "msgpackr";
 import { Prng } from "./prng.ts";
@@ -713,7 +716,7 @@ export class RaftCore {
       this.messages.length > 0 ||
       (this.needsBroadcast && this.role === ROLE.Leader) ||
       this.hardStateChanged() ||
-      this.log.stableIndex < this.log.lastIndex() ||
+      this.log.handedOffIndex < this.log.lastIndex() ||
       this.log.committed > this.log.applied ||
       this.readStates.length > 0 ||
       this.snapshotToPersist !== undefined
@@ -738,23 +741,33 @@ export class RaftCore {
     return ready;
   }
 
-  /** Acknowledges that `ready` was persisted, sent and applied. */
+  /** Acknowledges that `ready`'s writes were handed to storage, its messages sent or held, and its entries applied. */
   advance(ready: Ready): void {
     assert(this.outstandingReady === ready, "advance() must acknowledge the last ready()");
     this.outstandingReady = undefined;
     if (ready.hardState) this.persistedHardState = ready.hardState;
     this.snapshotToPersist = undefined;
     this.snapshotToApply = undefined;
-    const lastPersisted = ready.entriesToPersist.at(-1);
-    if (lastPersisted) {
-      assert(lastPersisted.index === this.log.lastIndex(), "the log changed between ready() and advance()");
-      this.log.stableIndex = lastPersisted.index;
+    const lastHandedOff = ready.entriesToPersist.at(-1);
+    if (lastHandedOff) {
+      assert(lastHandedOff.index === this.log.lastIndex(), "the log changed between ready() and advance()");
+      this.log.handedOffTo(lastHandedOff.index);
     }
     const lastApplied = ready.committedEntriesToApply.at(-1);
     if (lastApplied) {
       assert(lastApplied.index === this.log.applied + ready.committedEntriesToApply.length, "entries applied out of order");
       this.log.applied = lastApplied.index;
     }
+  }
+
+  /**
+   * Reports that the write of an advanced `ready` is durable. Writes complete in the order their readies were
+   * handed out; a crash before this loses the write, and with it the node's claims to it.
+   */
+  persisted(ready: Pick<Ready, "entriesToPersist" | "snapshotToPersist">): void {
+    this.assertNoOutstandingReady();
+    const last = ready.entriesToPersist.at(-1) ?? ready.snapshotToPersist;
+    if (last) this.log.stableTo(last.index, last.term);
     if (this.role === ROLE.Leader) {
       // The leader counts itself toward a quorum only for entries on its own disk.
       const self = this.progress.get(this.id)!;

@@ -1,17 +1,17 @@
 /**
  * A running Raft node: the pure core, LMDB storage, TCP transport and a real clock. Every input (messages, ticks,
- * proposals, reads) lands in the core, and one processing turn per event-loop iteration persists the whole ready in
- * one transaction (group commit), sends its messages, applies committed commands in order, and advances. The
- * proposals made here during one event-loop iteration travel as one log entry.
- *
- * Committed commands are applied before the ready's own synced write, and the write waits for the next event-loop
- * iteration: the answers to what committed leave first instead of after the fsync of what came next. Inputs that
- * arrive meanwhile queue until the ready is advanced.
+ * proposals, reads) lands in the core, and one processing turn per event-loop iteration hands the whole ready's
+ * writes to LMDB's write thread as one batch, sends the messages that claim nothing durable, applies committed
+ * commands in order, and advances. The event loop never waits for a disk: while writes are in flight (in order, up
+ * to MAX_WRITES_IN_FLIGHT), later readies are handed off behind them, and votes and acknowledgements leave when the
+ * writes before them are durable (etcd's async storage writes). The proposals made here during one event-loop
+ * iteration travel as one log entry.
  */
 import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "./core.ts";
-import { mustSync, sendableBeforePersist } from "./durability.ts";
+import { AwaitingLeader } from "./awaiting-leader.ts";
+import { sendableBeforePersist, voteAfter } from "./durability.ts";
 import { LmdbRaftStorage } from "./lmdb-storage.ts";
 import { TcpTransport, type PeerAddress, type TcpTransportOptions } from "./tcp-transport.ts";
 import { assert, EntryType, NONE, ROLE, type Entry, type Message, type NodeId, type Ready } from "./types.ts";
@@ -59,7 +59,11 @@ export class RaftProposalError extends Error {
   override name = "RaftProposalError";
   constructor(
     message: string,
-    readonly reason: "no-leader" | "overloaded" | "transferring" | "timeout" | "superseded" | "closed",
+    /**
+     * "leader-changed": the leader it was forwarded to lost its term or its connection before answering; the outcome
+     * is unknown, as after a timeout, but known at once.
+     */
+    readonly reason: "no-leader" | "overloaded" | "transferring" | "timeout" | "superseded" | "leader-changed" | "closed",
   ) {
     super(message);
   }
@@ -84,6 +88,15 @@ type Envelope = [string, [number, unknown][]];
 
 /** Proposals one log entry carries at most; more wait for the next entry of the same turn. */
 const MAX_PROPOSALS_PER_ENTRY = 256;
+/** Writes handed to storage and not yet durable; at the bound, readies wait (inputs still reach the core). */
+const MAX_WRITES_IN_FLIGHT = 1024;
+
+/** A ready whose write is in flight, and the messages that may leave only once it (and every write before it) is durable. */
+interface WriteInFlight {
+  ready: Ready;
+  durable: boolean;
+  messagesAfterWrite: Message[];
+}
 
 export class RaftNode {
   private readonly core: RaftCore;
@@ -92,6 +105,7 @@ export class RaftNode {
   private readonly ticker: Timer;
   private readonly incarnation: string;
   private readonly applyCallbacks: ((entry: AppliedCommand) => void)[] = [];
+  /** Operations that must run while no ready is outstanding: they run at the start of the next turn. */
   private readonly queuedOperations: (() => void)[] = [];
   private readonly proposals = new Map<number, PendingProposal>();
   /** Proposals not yet handed to the core, in order: the next turn proposes them as few entries. */
@@ -99,12 +113,16 @@ export class RaftNode {
   /** Proposals this node accepted as leader, by log index, to fail fast when another entry lands there. */
   private readonly proposalSequencesByIndex = new Map<number, number[]>();
   private readonly reads = new Map<string, PendingRead>();
+  /** Forwarded proposals (by sequence) and unconfirmed reads (by context), by the leader and term they wait on. */
+  private readonly proposalsAwaitingLeader = new AwaitingLeader<number>();
+  private readonly readsAwaitingLeader = new AwaitingLeader<string>();
+  private knownLeader = { leaderId: NONE, term: 0 };
+  /** In hand-off order; they complete in that order. */
+  private readonly writesInFlight: WriteInFlight[] = [];
   private nextProposalSequence = 1;
   private nextReadSequence = 1;
   private processScheduled = false;
   private processing = false;
-  /** A ready applied and partly sent whose synced write comes in the next event-loop iteration. */
-  private readyAwaitingWrite: Ready | undefined;
   private closed = false;
 
   private constructor(private readonly options: RaftNodeOptions) {
@@ -134,15 +152,14 @@ export class RaftNode {
       peers: options.voters,
       onMessage: (message) => {
         if (this.closed) return;
-        if (this.readyAwaitingWrite === undefined) this.core.step(message);
-        else this.queuedOperations.push(() => this.core.step(message));
+        this.core.step(message);
         this.scheduleProcess();
       },
+      onPeerDisconnected: (peer) => this.failRequestsSentTo(peer),
     });
     this.ticker = setInterval(() => {
       if (this.closed) return;
-      if (this.readyAwaitingWrite === undefined) this.core.tick();
-      else this.queuedOperations.push(() => this.core.tick());
+      this.core.tick();
       this.scheduleProcess();
     }, options.tickMs);
     // Committed entries after the snapshot are re-applied on the first turn, after callers registered onApply.
@@ -198,7 +215,7 @@ export class RaftNode {
     const sequence = this.nextProposalSequence++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.proposals.delete(sequence)) reject(new RaftProposalError("proposal outcome unknown: timed out", "timeout"));
+        this.settleProposal(sequence, new RaftProposalError("proposal outcome unknown: timed out", "timeout"));
       }, this.options.proposalTimeoutMs ?? 5_000);
       this.proposals.set(sequence, { resolve, reject, timer });
       this.queuedProposals.push([sequence, command]);
@@ -218,6 +235,8 @@ export class RaftNode {
         for (const sequence of sequences) this.settleProposal(sequence, error);
       } else if ("index" in result) {
         this.proposalSequencesByIndex.set(result.index, sequences);
+      } else {
+        for (const sequence of sequences) this.proposalsAwaitingLeader.add(sequence, result.forwardedTo, this.core.term);
       }
     }
   }
@@ -229,16 +248,16 @@ export class RaftNode {
     const context = `${this.incarnation}:${this.nextReadSequence++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.reads.delete(context)) reject(new RaftProposalError("read index timed out", "timeout"));
+        this.failRead(context, new RaftProposalError("read index timed out", "timeout"));
       }, this.options.readTimeoutMs ?? 5_000);
       this.reads.set(context, { resolve, reject, timer, index: undefined });
       this.enqueue(() => {
-        if (this.core.readIndex(context)) return;
-        const read = this.reads.get(context);
-        if (!read) return;
-        this.reads.delete(context);
-        clearTimeout(read.timer);
-        read.reject(new RaftProposalError("no leader to confirm a read, or it is overloaded", "no-leader"));
+        if (!this.reads.has(context)) return;
+        if (this.core.readIndex(context)) {
+          this.readsAwaitingLeader.add(context, this.core.leaderId, this.core.term);
+          return;
+        }
+        this.failRead(context, new RaftProposalError("no leader to confirm a read, or it is overloaded", "no-leader"));
       });
     });
   }
@@ -269,11 +288,11 @@ export class RaftNode {
 
   private process(): void {
     this.processScheduled = false;
-    if (this.closed || this.readyAwaitingWrite !== undefined) return;
+    if (this.closed || this.writesInFlight.length >= MAX_WRITES_IN_FLIGHT) return;
     assert(!this.processing, "re-entrant raft processing");
     this.processing = true;
     try {
-      for (let turn = 0; turn < 64 && this.readyAwaitingWrite === undefined; turn++) {
+      for (let turn = 0; turn < 64 && this.writesInFlight.length < MAX_WRITES_IN_FLIGHT; turn++) {
         const operations = this.queuedOperations.splice(0);
         for (const operation of operations) operation();
         this.proposeQueued();
@@ -286,20 +305,22 @@ export class RaftNode {
     } finally {
       this.processing = false;
     }
-    if (this.readyAwaitingWrite !== undefined) return;
+    this.failRequestsToFormerLeaders();
+    if (this.writesInFlight.length >= MAX_WRITES_IN_FLIGHT) return;
     if (this.queuedOperations.length > 0 || this.queuedProposals.length > 0 || this.core.hasReady()) this.scheduleProcess();
   }
 
   private handleReady(ready: Ready): void {
     // Durable before anyone hears about it: votes, acks and entries must survive a crash. Messages that claim
-    // nothing about this node's disk go first, so followers write alongside the leader.
+    // nothing about this node's disk go now, so followers write alongside the leader.
+    const current = voteAfter(ready, this.storage.handedOff);
     const durable = this.storage.durable;
     const afterWrite: Message[] = [];
     for (const message of ready.messagesToSend) {
-      if (sendableBeforePersist(message, ready, durable)) this.transport.send(message);
+      if (sendableBeforePersist(message, current, durable)) this.transport.send(message);
       else afterWrite.push(message);
     }
-    // What committed is on a quorum's disks already; a follower may apply entries this very ready writes, since
+    // What committed is on a quorum's disks already; a follower may apply entries still being written here, since
     // after a crash it learns them again from the leader (the state machine lives in memory).
     if (ready.snapshotToApply) {
       assert(this.options.snapshots, "received a snapshot but the node has no state machine snapshot hooks");
@@ -308,28 +329,69 @@ export class RaftNode {
     for (const entry of ready.committedEntriesToApply) this.apply(entry);
     for (const state of ready.readStatesReady) {
       const read = this.reads.get(state.context);
-      if (read) read.index = state.index;
+      if (!read) continue;
+      read.index = state.index;
+      this.readsAwaitingLeader.delete(state.context);
     }
-    if (!mustSync(ready, durable)) {
-      this.finishReady(ready, afterWrite);
-      return;
-    }
-    // The write waits one event-loop iteration, so the callers of what was just applied hear of it first.
-    this.readyAwaitingWrite = ready;
-    setImmediate(() => {
-      if (this.closed) return;
-      this.finishReady(ready, afterWrite);
-      this.readyAwaitingWrite = undefined;
-      this.scheduleProcess();
-    });
-  }
-
-  private finishReady(ready: Ready, afterWrite: Message[]): void {
-    this.storage.persist(ready);
-    for (const message of afterWrite) this.transport.send(message);
+    const written = this.storage.persist(ready);
     this.core.advance(ready);
+    if (written) {
+      const write: WriteInFlight = { ready, durable: false, messagesAfterWrite: afterWrite };
+      this.writesInFlight.push(write);
+      written.then(
+        () => {
+          write.durable = true;
+          this.completeWrites();
+        },
+        (error: unknown) => this.failStorage(error),
+      );
+    } else if (this.writesInFlight.length > 0) {
+      this.writesInFlight.at(-1)!.messagesAfterWrite.push(...afterWrite);
+    } else {
+      for (const message of afterWrite) this.transport.send(message);
+    }
     this.completeReads();
     this.maybeCompact();
+  }
+
+  /** Reports durable writes to the core, in hand-off order, sends what waited for them, and takes the next ready. */
+  private completeWrites(): void {
+    if (this.closed) return;
+    while (this.writesInFlight[0]?.durable) {
+      const write = this.writesInFlight.shift()!;
+      for (const message of write.messagesAfterWrite) this.transport.send(message);
+      this.core.persisted(write.ready);
+    }
+    // At once rather than in the next event-loop iteration: what just became durable may commit and answer callers.
+    this.process();
+  }
+
+  /** A write that fails leaves the disk's state unknown: stop taking part rather than diverge. */
+  private failStorage(error: unknown): void {
+    if (this.closed) return;
+    log.error("raft storage write failed: stopping this raft node", { id: this.options.id, error: String(error) });
+    void this.close();
+  }
+
+  /** Fails forwarded proposals and unconfirmed reads once the leader they wait on is no longer this node's leader. */
+  private failRequestsToFormerLeaders(): void {
+    const leaderId = this.core.leaderId;
+    const term = this.core.term;
+    if (leaderId === this.knownLeader.leaderId && term === this.knownLeader.term) return;
+    this.knownLeader = { leaderId, term };
+    this.failAwaiting(this.proposalsAwaitingLeader.takeStale(leaderId, term), this.readsAwaitingLeader.takeStale(leaderId, term));
+  }
+
+  private failRequestsSentTo(peer: NodeId): void {
+    if (this.closed) return;
+    this.failAwaiting(this.proposalsAwaitingLeader.takeSentTo(peer), this.readsAwaitingLeader.takeSentTo(peer));
+  }
+
+  private failAwaiting(sequences: number[], contexts: string[]): void {
+    if (sequences.length === 0 && contexts.length === 0) return;
+    const error = new RaftProposalError("outcome unknown: the leader it went to lost its term or its connection", "leader-changed");
+    for (const sequence of sequences) this.settleProposal(sequence, error);
+    for (const context of contexts) this.failRead(context, error);
   }
 
   private apply(entry: Entry): void {
@@ -351,9 +413,19 @@ export class RaftNode {
     const proposal = this.proposals.get(sequence);
     if (!proposal) return;
     this.proposals.delete(sequence);
+    this.proposalsAwaitingLeader.delete(sequence);
     clearTimeout(proposal.timer);
     if (outcome instanceof Error) proposal.reject(outcome);
     else proposal.resolve(outcome);
+  }
+
+  private failRead(context: string, error: RaftProposalError): void {
+    const read = this.reads.get(context);
+    if (!read) return;
+    this.reads.delete(context);
+    this.readsAwaitingLeader.delete(context);
+    clearTimeout(read.timer);
+    read.reject(error);
   }
 
   private completeReads(): void {
@@ -382,11 +454,7 @@ export class RaftNode {
     clearInterval(this.ticker);
     const closedError = new RaftProposalError("raft node closed", "closed");
     for (const sequence of [...this.proposals.keys()]) this.settleProposal(sequence, closedError);
-    for (const read of this.reads.values()) {
-      clearTimeout(read.timer);
-      read.reject(closedError);
-    }
-    this.reads.clear();
+    for (const context of [...this.reads.keys()]) this.failRead(context, closedError);
     await this.transport.close();
     await this.storage.close();
   }

@@ -1,6 +1,8 @@
 /**
- * The node's log in memory: a snapshot, then contiguous entries. Tracks how much is durable (`stableIndex`), committed
- * and applied, so `ready()` knows what to hand out. The metadata log is compacted by snapshots, so it stays small.
+ * The node's log in memory: a snapshot, then contiguous entries. Tracks how much was handed to storage
+ * (`handedOffIndex`), how much of that is durable (`stableIndex`), committed and applied, so `ready()` knows what to
+ * hand out. Writes are asynchronous: entries handed off are not offered again, and become stable when their write
+ * completes. The metadata log is compacted by snapshots, so it stays small.
  */
 import { assert, type Entry, type Snapshot } from "./types.ts";
 
@@ -12,6 +14,8 @@ export class RaftLog {
   private entries: Entry[];
   /** Every entry up to here is durable. */
   stableIndex: number;
+  /** Every entry up to here was handed to storage; at least `stableIndex`. */
+  handedOffIndex: number;
   committed: number;
   applied: number;
 
@@ -23,6 +27,7 @@ export class RaftLog {
       assert(i === 0 || this.entries[i]!.term >= this.entries[i - 1]!.term, `stored log terms decrease at position ${i}`);
     }
     this.stableIndex = this.lastIndex();
+    this.handedOffIndex = this.stableIndex;
     assert(committed >= this.snapshot.index, `commit ${committed} is below the snapshot ${this.snapshot.index}`);
     assert(committed <= this.lastIndex(), `commit ${committed} is beyond the stored log ${this.lastIndex()}`);
     this.committed = committed;
@@ -98,6 +103,7 @@ export class RaftLog {
         assert(entry.index > this.committed, `conflict at committed index ${entry.index} (commit ${this.committed})`);
         this.entries.length = entry.index - this.snapshot.index - 1;
         this.stableIndex = Math.min(this.stableIndex, entry.index - 1);
+        this.handedOffIndex = Math.min(this.handedOffIndex, entry.index - 1);
       }
       this.append(entries.slice(i).filter((e) => e.index > this.snapshot.index));
       break;
@@ -126,8 +132,25 @@ export class RaftLog {
     return lastTerm > this.lastTerm() || (lastTerm === this.lastTerm() && lastIndex >= this.lastIndex());
   }
 
+  /** Entries not yet handed to storage. */
   unstableEntries(): Entry[] {
-    return this.entries.slice(this.stableIndex - this.snapshot.index);
+    return this.entries.slice(this.handedOffIndex - this.snapshot.index);
+  }
+
+  handedOffTo(index: number): void {
+    assert(index >= this.handedOffIndex && index <= this.lastIndex(), `hand-off of ${index} outside (${this.handedOffIndex}, ${this.lastIndex()}]`);
+    this.handedOffIndex = index;
+  }
+
+  /**
+   * A write ending with the entry (index, term) is durable. A write made before a truncation may end with an entry
+   * that is no longer in the log: then the term differs (or the entry is compacted) and nothing becomes stable;
+   * the write that replaced it will.
+   */
+  stableTo(index: number, term: number): void {
+    if (index <= this.stableIndex || this.term(index) !== term) return;
+    assert(index <= this.handedOffIndex, `entry ${index} is durable before it was handed off (${this.handedOffIndex})`);
+    this.stableIndex = index;
   }
 
   /** Committed entries the application has not applied yet, at most `maxBytes` of data but at least one. */
@@ -140,7 +163,8 @@ export class RaftLog {
   compact(snapshot: Snapshot): void {
     assert(snapshot.index > this.snapshot.index, `snapshot ${snapshot.index} is not newer than ${this.snapshot.index}`);
     assert(snapshot.index <= this.applied, `snapshot ${snapshot.index} covers unapplied entries (applied ${this.applied})`);
-    assert(snapshot.index <= this.stableIndex, `snapshot ${snapshot.index} covers entries not yet durable`);
+    // The snapshot's write follows the writes of the entries it covers, so it may cover entries still being written.
+    assert(snapshot.index <= this.handedOffIndex, `snapshot ${snapshot.index} covers entries not handed to storage`);
     assert(this.term(snapshot.index) === snapshot.term, `snapshot term ${snapshot.term} does not match the log`);
     this.entries = this.entries.slice(snapshot.index - this.snapshot.index);
     this.snapshot = snapshot;
@@ -153,6 +177,8 @@ export class RaftLog {
     this.entries = [];
     this.committed = snapshot.index;
     this.applied = snapshot.index;
+    // Committed on a quorum already; a crash before the snapshot's write completes loses only this copy.
     this.stableIndex = snapshot.index;
+    this.handedOffIndex = snapshot.index;
   }
 }

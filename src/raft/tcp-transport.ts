@@ -28,6 +28,8 @@ export interface TcpTransportOptions {
   listenPort: number;
   peers: Map<NodeId, PeerAddress>;
   onMessage: (message: Message) => void;
+  /** A connection to `peer` broke or could not be made: what was sent to it may never arrive. */
+  onPeerDisconnected?: (peer: NodeId) => void;
   maxFrameBytes?: number;
   maxQueuedFramesPerPeer?: number;
   maxQueuedBytesPerPeer?: number;
@@ -213,6 +215,7 @@ export class TcpTransport {
           log.debug("raft peer connect failed", { peer: link.id, error });
           link.connecting = false;
           transport.scheduleReconnect(link);
+          transport.options.onPeerDisconnected?.(link.id);
         },
       },
     }).catch((error: unknown) => {
@@ -220,6 +223,7 @@ export class TcpTransport {
       log.debug("raft peer connect failed", { peer: link.id, error });
       link.connecting = false;
       transport.scheduleReconnect(link);
+      transport.options.onPeerDisconnected?.(link.id);
     });
   }
 
@@ -234,6 +238,7 @@ export class TcpTransport {
       link.droppedFrames++;
     }
     this.scheduleReconnect(link);
+    if (!this.closed) this.options.onPeerDisconnected?.(link.id);
   }
 
   private scheduleReconnect(link: PeerLink): void {

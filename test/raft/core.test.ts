@@ -13,13 +13,14 @@ function entries(terms: number[]): Entry[] {
   return terms.map((term, i) => ({ index: i + 1, term, type: EntryType.Normal, data: new Uint8Array([i]) }));
 }
 
-/** Processes every ready of `core` (as a perfect disk would) and returns the readies. */
+/** Processes every ready of `core` (as a perfect disk would: each write completes at once) and returns the readies. */
 function drain(core: RaftCore): Ready[] {
   const readies: Ready[] = [];
   while (core.hasReady()) {
     const ready = core.ready();
     readies.push(ready);
     core.advance(ready);
+    core.persisted(ready);
   }
   return readies;
 }

@@ -29,8 +29,9 @@ test("empty store loads the initial state", async () => {
 test("write, reopen, identical; truncation replaces a conflicting suffix", async () => {
   const dir = tempDir();
   let storage = LmdbRaftStorage.open(dir);
-  storage.persist({ hardState: { term: 2, vote: 3, commit: 2 }, entriesToPersist: [1, 2, 3, 4].map((i) => entry(i, i < 3 ? 1 : 2)) });
-  storage.persist({ entriesToPersist: [entry(3, 3, "replaced-3")] });
+  storage.load();
+  await storage.persist({ hardState: { term: 2, vote: 3, commit: 2 }, entriesToPersist: [1, 2, 3, 4].map((i) => entry(i, i < 3 ? 1 : 2)) });
+  await storage.persist({ entriesToPersist: [entry(3, 3, "replaced-3")] });
   await storage.close();
 
   storage = LmdbRaftStorage.open(dir);
@@ -40,12 +41,43 @@ test("write, reopen, identical; truncation replaces a conflicting suffix", async
   await storage.close();
 });
 
+test("pipelined writes complete in order, and a truncation removes entries still being written", async () => {
+  const dir = tempDir();
+  let storage = LmdbRaftStorage.open(dir);
+  storage.load();
+  const completed: number[] = [];
+  const writes = [
+    storage.persist({ hardState: { term: 2, vote: 1, commit: 0 }, entriesToPersist: [1, 2, 3, 4, 5].map((i) => entry(i, 2)) })!,
+    // Handed off behind the first write, before it completes: the stored keys 4 and 5 exist only in the write thread.
+    storage.persist({ hardState: { term: 3, vote: 0, commit: 0 }, entriesToPersist: [entry(3, 3, "new-3"), entry(4, 3, "new-4")] })!,
+    // More than the batches in flight: these gather into the next batch, which truncates again and extends.
+    storage.persist({ hardState: { term: 4, vote: 0, commit: 0 }, entriesToPersist: [entry(4, 4, "newer-4")] })!,
+    storage.persist({ entriesToPersist: [entry(5, 4), entry(6, 4)] })!,
+  ];
+  expect(storage.handedOff).toEqual({ term: 4, vote: 0 });
+  expect(storage.durable).toEqual({ term: 0, vote: 0 });
+  await Promise.all(writes.map((write, i) => write.then(() => completed.push(i))));
+  expect(completed).toEqual([0, 1, 2, 3]);
+  expect(storage.durable).toEqual({ term: 4, vote: 0 });
+  await storage.close();
+
+  storage = LmdbRaftStorage.open(dir);
+  expect(storage.load()).toEqual({
+    hardState: { term: 4, vote: 0, commit: 0 },
+    snapshot: undefined,
+    entries: [entry(1, 2), entry(2, 2), entry(3, 3, "new-3"), entry(4, 4, "newer-4"), entry(5, 4), entry(6, 4)],
+  });
+  await storage.close();
+});
+
 test("local compaction keeps entries after the snapshot; a leader's snapshot drops the whole log", async () => {
   const dir = tempDir();
   let storage = LmdbRaftStorage.open(dir);
-  storage.persist({ hardState: { term: 1, vote: 1, commit: 5 }, entriesToPersist: [1, 2, 3, 4, 5, 6].map((i) => entry(i, 1)) });
+  storage.load();
+  void storage.persist({ hardState: { term: 1, vote: 1, commit: 5 }, entriesToPersist: [1, 2, 3, 4, 5, 6].map((i) => entry(i, 1)) });
+  // Compaction may be handed off while the entries it covers are still being written.
   const snapshot = { index: 4, term: 1, data: new Uint8Array([9, 9]) };
-  storage.persist({ snapshotToPersist: snapshot, entriesToPersist: [] });
+  await storage.persist({ snapshotToPersist: snapshot, entriesToPersist: [] });
   await storage.close();
   storage = LmdbRaftStorage.open(dir);
   let loaded = storage.load();
@@ -53,7 +85,7 @@ test("local compaction keeps entries after the snapshot; a leader's snapshot dro
   expect(loaded.entries).toEqual([entry(5, 1), entry(6, 1)]);
 
   const fromLeader = { index: 10, term: 4, data: new Uint8Array([1, 2, 3]) };
-  storage.persist({ hardState: { term: 4, vote: 0, commit: 10 }, snapshotToPersist: fromLeader, snapshotToApply: fromLeader, entriesToPersist: [entry(11, 4)] });
+  await storage.persist({ hardState: { term: 4, vote: 0, commit: 10 }, snapshotToPersist: fromLeader, snapshotToApply: fromLeader, entriesToPersist: [entry(11, 4)] });
   await storage.close();
   storage = LmdbRaftStorage.open(dir);
   loaded = storage.load();
@@ -61,28 +93,31 @@ test("local compaction keeps entries after the snapshot; a leader's snapshot dro
   await storage.close();
 });
 
-test("a ready that only moves the commit index is written with the next synced write, or at close", async () => {
+test("a ready that only moves the commit index is written with the next write, or at close", async () => {
   const dir = tempDir();
   let storage = LmdbRaftStorage.open(dir);
   storage.load();
-  storage.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entriesToPersist: [entry(1, 1), entry(2, 1)] });
-  storage.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entriesToPersist: [] });
+  await storage.persist({ hardState: { term: 1, vote: 1, commit: 0 }, entriesToPersist: [entry(1, 1), entry(2, 1)] });
+  expect(storage.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entriesToPersist: [] })).toBeUndefined();
   // load() reads the store: the commit-only ready left it as it was (and load forgets the pending commit).
   expect(storage.load().hardState).toEqual({ term: 1, vote: 1, commit: 0 });
-  storage.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entriesToPersist: [] });
-  storage.persist({ entriesToPersist: [entry(3, 1)] });
+  expect(storage.persist({ hardState: { term: 1, vote: 1, commit: 2 }, entriesToPersist: [] })).toBeUndefined();
+  await storage.persist({ entriesToPersist: [entry(3, 1)] });
   expect(storage.load().hardState).toEqual({ term: 1, vote: 1, commit: 2 });
-  storage.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entriesToPersist: [] });
+  expect(storage.persist({ hardState: { term: 1, vote: 1, commit: 3 }, entriesToPersist: [] })).toBeUndefined();
   await storage.close();
   storage = LmdbRaftStorage.open(dir);
   expect(storage.load()).toEqual({ hardState: { term: 1, vote: 1, commit: 3 }, snapshot: undefined, entries: [entry(1, 1), entry(2, 1), entry(3, 1)] });
   await storage.close();
 });
 
-test("a new term or vote is written at once, without entries", async () => {
+test("a new term or vote is written at once, without entries, and is durable once the write completes", async () => {
   const storage = LmdbRaftStorage.open(tempDir());
   storage.load();
-  storage.persist({ hardState: { term: 3, vote: 2, commit: 0 }, entriesToPersist: [] });
+  const written = storage.persist({ hardState: { term: 3, vote: 2, commit: 0 }, entriesToPersist: [] });
+  expect(written).toBeDefined();
+  expect(storage.handedOff).toEqual({ term: 3, vote: 2 });
+  await written;
   expect(storage.durable).toEqual({ term: 3, vote: 2 });
   expect(storage.load().hardState).toEqual({ term: 3, vote: 2, commit: 0 });
   await storage.close();

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RaftNode, type AppliedCommand } from "../../src/raft/node.ts";
+import { RaftNode, RaftProposalError, type AppliedCommand, type RaftNodeOptions } from "../../src/raft/node.ts";
 import type { PeerAddress } from "../../src/raft/tcp-transport.ts";
 
 const TICK_MS = 10;
@@ -28,13 +28,13 @@ interface Member {
   dataDir: string;
 }
 
-function startCluster(ids: number[]): Member[] {
+function startCluster(ids: number[], options: Pick<RaftNodeOptions, "proposalTimeoutMs" | "readTimeoutMs"> = {}): Member[] {
   const voters = new Map<number, PeerAddress>(ids.map((id) => [id, { host: "127.0.0.1", port: 0 }]));
   const members = ids.map((id) => {
     const dataDir = mkdtempSync(join(tmpdir(), `chronik-raft-node-${id}-`));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const applied: AppliedCommand[] = [];
-    const node = RaftNode.start({ id, voters, dataDir, tickMs: TICK_MS, onApply: (e) => applied.push(e) });
+    const node = RaftNode.start({ id, voters, dataDir, tickMs: TICK_MS, onApply: (e) => applied.push(e), ...options });
     cleanups.push(() => node.close());
     return { id, node, applied, dataDir };
   });
@@ -129,6 +129,31 @@ test("three nodes over TCP: elect, commit 1,000 batched proposals, lose the lead
   for (const m of survivors) expect(m.applied.at(-1)!.command).toEqual({ op: "after-failover" });
   await newLeader.node.readIndex();
 }, 60_000);
+
+test("requests forwarded to a leader that dies fail as soon as the follower knows, not at their timeout; retries reach the new leader", async () => {
+  // Far beyond this test's own timeout: only the leader's loss can end these requests in time.
+  const members = startCluster([1, 2, 3], { proposalTimeoutMs: 600_000, readTimeoutMs: 600_000 });
+  const leader = await waitFor(() => leaderOf(members), "a leader");
+  const follower = members.find((m) => m !== leader)!;
+  await waitFor(() => members.every((m) => m.node.leaderId === leader.id), "every node to know the leader");
+  const outcome = (promise: Promise<unknown>) => promise.then(() => "answered", (error: unknown) => error);
+
+  // Both leave for the leader in the follower's next turn; the leader is closed by then and drops them.
+  const proposal = outcome(follower.node.propose("sent to a dying leader"));
+  const read = outcome(follower.node.readIndex());
+  await leader.node.close();
+
+  for (const result of [await proposal, await read]) {
+    expect(result).toBeInstanceOf(RaftProposalError);
+    expect((result as RaftProposalError).reason).toBe("leader-changed");
+  }
+  const survivors = members.filter((m) => m !== leader);
+  const newLeader = await waitFor(() => leaderOf(survivors), "a new leader among the survivors");
+  await waitFor(() => follower.node.leaderId === newLeader.id, "the follower to learn the new leader");
+  const retried = await follower.node.propose("retried through the new leader");
+  await waitFor(() => survivors.every((m) => m.node.appliedIndex >= retried.index), "survivors to apply the retry");
+  expect(follower.applied.some((e) => e.command === "sent to a dying leader")).toBe(false);
+}, 30_000);
 
 test("a restarted node recovers from its LMDB state and re-applies committed commands once", async () => {
   const members = startCluster([1]);

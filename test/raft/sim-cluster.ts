@@ -1,13 +1,14 @@
 /**
  * A whole Raft cluster in one process, driven from one seed: a simulated network (delay, loss, duplication,
  * reordering, partitions), simulated disks (crash-restart recovers from persisted state only), and invariant checks.
- * Nodes treat the disk as RaftNode does (durability.ts): a commit-only hard state waits for the next synced write,
- * messages that claim nothing durable (a leader's Appends) leave before it, and committed entries are applied before
- * it; a crash may come before the write.
+ * Nodes treat the disk as RaftNode does (durability.ts): each ready's write is handed off and completes later, in
+ * hand-off order, while the node goes on; a crash loses every write not completed. A commit-only hard state waits
+ * for the next write, messages that claim nothing durable (a leader's Appends) leave at once, the rest when the
+ * writes handed off before them complete, and committed entries are applied at hand-off.
  */
 import { pack, unpack } from "msgpackr";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "../../src/raft/core.ts";
-import { mustSync, sendableBeforePersist } from "../../src/raft/durability.ts";
+import { mustSync, sendableBeforePersist, voteAfter, type DurableVote } from "../../src/raft/durability.ts";
 import { Prng } from "../../src/raft/prng.ts";
 import { EntryType, ROLE, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from "../../src/raft/types.ts";
 
@@ -40,8 +41,18 @@ export interface FaultProfile {
   maxDelayMs: number;
   dropProbability: number;
   duplicateProbability: number;
-  /** Per ready that needs a synced write: the node crashes after sending and applying what may go first, before the write. */
-  crashBeforePersistProbability?: number;
+  /** A write completes this many milliseconds after its hand-off at most (and never before the writes before it). */
+  maxWriteLatencyMs?: number;
+  /** Per write handed off: the node crashes right after the hand-off (having sent and applied what may go first), losing it. */
+  crashAfterHandOffProbability?: number;
+}
+
+interface WriteInFlight {
+  ready: Ready;
+  /** The hard state this write stores: the latest one at hand-off. */
+  hardState: HardState;
+  completeAtMs: number;
+  messagesAfterWrite: Message[];
 }
 
 interface InFlight {
@@ -53,8 +64,12 @@ interface InFlight {
 export class SimNode {
   core: RaftCore | undefined;
   disk: Disk = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: undefined, entries: [] };
-  /** The hard state of the last ready; it reaches the disk with the next synced write, or is lost in a crash. */
+  /** The hard state of the last ready; it reaches the disk with the next write, or is lost in a crash. */
   latestHardState: HardState = { term: 0, vote: 0, commit: 0 };
+  /** Term and vote of the last write handed off. */
+  handedOffVote: DurableVote = { term: 0, vote: 0 };
+  /** Handed off, not yet on the disk, in order; a crash loses them. */
+  writesInFlight: WriteInFlight[] = [];
   machine: StateMachine = { appliedIndex: 0, digest: 0 };
   nextTickAtMs = 0;
   restarts = 0;
@@ -134,12 +149,15 @@ export class SimCluster {
       entries: node.disk.entries.slice(),
     });
     node.latestHardState = { ...node.disk.hardState };
+    node.handedOffVote = { term: node.disk.hardState.term, vote: node.disk.hardState.vote };
+    node.writesInFlight = [];
     node.machine = node.disk.snapshot ? decodeMachine(node.disk.snapshot.data) : { appliedIndex: 0, digest: 0 };
     node.nextTickAtMs = this.nowMs + 1 + this.random.int(this.options.tickMs);
   }
 
   crash(node: SimNode): void {
     node.core = undefined;
+    node.writesInFlight = [];
     node.restarts++;
     this.crashes++;
   }
@@ -180,6 +198,7 @@ export class SimCluster {
         node.nextTickAtMs = this.nowMs + this.options.tickMs - jitterMs + this.random.int(2 * jitterMs + 1);
       }
     }
+    for (const node of this.nodes) this.completeWrites(node);
     for (const node of this.nodes) this.processReady(node);
     this.checkInvariants();
   }
@@ -212,22 +231,25 @@ export class SimCluster {
       const termBefore = core.term;
       if (!core.hasReady()) return;
       const ready = core.ready();
+      const current = voteAfter(ready, node.handedOffVote);
       const durable = node.disk.hardState;
-      const early = ready.messagesToSend.filter((m) => sendableBeforePersist(m, ready, durable));
-      for (const m of early) this.send(m);
+      const afterWrite: Message[] = [];
+      for (const m of ready.messagesToSend) {
+        if (sendableBeforePersist(m, current, durable)) this.send(m);
+        else afterWrite.push(m);
+      }
       if (ready.snapshotToApply) {
         node.machine = decodeMachine(ready.snapshotToApply.data);
         this.snapshotsInstalled++;
       }
       for (const entry of ready.committedEntriesToApply) this.apply(node, entry);
       for (const rs of ready.readStatesReady) this.completeRead(node, rs);
-      if (mustSync(ready, durable) && this.random.chance(this.faults.crashBeforePersistProbability ?? 0)) {
+      const handedOff = this.handOff(node, ready, afterWrite);
+      core.advance(ready);
+      if (handedOff && this.random.chance(this.faults.crashAfterHandOffProbability ?? 0)) {
         this.crash(node);
         return;
       }
-      this.persist(node, ready);
-      for (const m of ready.messagesToSend) if (!early.includes(m)) this.send(m);
-      core.advance(ready);
       this.recordCommit(node);
       this.noteRoleChange(node, wasLeader, termBefore);
       this.maybeCompact(node);
@@ -235,10 +257,35 @@ export class SimCluster {
     if (node.core?.hasReady()) fail(`node ${node.id} never ran out of readies`);
   }
 
-  private persist(node: SimNode, ready: Ready): void {
-    const disk = node.disk;
+  /** Starts the ready's write, if it needs one; messages that must wait leave when the writes before them complete. */
+  private handOff(node: SimNode, ready: Ready, afterWrite: Message[]): boolean {
     if (ready.hardState) node.latestHardState = { ...ready.hardState };
-    if (!mustSync(ready, disk.hardState)) return;
+    const tail = node.writesInFlight.at(-1);
+    if (!mustSync(ready, node.handedOffVote)) {
+      if (tail) tail.messagesAfterWrite.push(...afterWrite);
+      else for (const m of afterWrite) this.send(m);
+      return false;
+    }
+    const latencyMs = 1 + this.random.int(this.faults.maxWriteLatencyMs ?? 1);
+    const completeAtMs = Math.max(tail?.completeAtMs ?? 0, this.nowMs + latencyMs);
+    node.writesInFlight.push({ ready, hardState: { ...node.latestHardState }, completeAtMs, messagesAfterWrite: afterWrite });
+    node.handedOffVote = { term: node.latestHardState.term, vote: node.latestHardState.vote };
+    return true;
+  }
+
+  /** Writes due by now reach the disk in order; the core hears of each, and what waited for it is sent. */
+  private completeWrites(node: SimNode): void {
+    while (node.core && node.writesInFlight[0] && node.writesInFlight[0].completeAtMs <= this.nowMs) {
+      const write = node.writesInFlight.shift()!;
+      this.persist(node, write);
+      for (const m of write.messagesAfterWrite) this.send(m);
+      node.core.persisted(write.ready);
+    }
+  }
+
+  private persist(node: SimNode, write: WriteInFlight): void {
+    const disk = node.disk;
+    const ready = write.ready;
     if (ready.snapshotToApply) {
       disk.snapshot = ready.snapshotToApply;
       disk.entries = [];
@@ -251,7 +298,7 @@ export class SimCluster {
       const first = ready.entriesToPersist[0]!.index;
       disk.entries = disk.entries.filter((e) => e.index < first).concat(ready.entriesToPersist);
     }
-    disk.hardState = { ...node.latestHardState };
+    disk.hardState = { ...write.hardState };
     const base = disk.snapshot?.index ?? 0;
     disk.entries.forEach((e, i) => {
       if (e.index !== base + 1 + i) fail(`node ${node.id} disk log not contiguous at ${e.index}`);
@@ -291,6 +338,9 @@ export class SimCluster {
       if (index > core.log.snapshot.index) {
         const e = core.log.entry(index);
         this.committed.set(index, { term: e.term, data: e.data, commitTerm: core.term });
+        // Durability: an entry commits only once a quorum's disks hold it (the leader's own copy may still be in flight).
+        const copies = this.nodes.filter((n) => diskHolds(n.disk, e)).length;
+        if (copies < Math.floor(this.nodes.length / 2) + 1) fail(`entry ${index} committed by node ${node.id} with only ${copies} durable copies`);
       }
     }
     this.maxCommitIndex = Math.max(this.maxCommitIndex, commit);
@@ -334,6 +384,11 @@ export class SimCluster {
       for (let j = i + 1; j < up.length; j++) checkLogMatching(up[i]!.core!, up[j]!.core!);
     }
   }
+}
+
+function diskHolds(disk: Disk, entry: Entry): boolean {
+  if (disk.snapshot && disk.snapshot.index >= entry.index) return true;
+  return disk.entries.some((e) => e.index === entry.index && e.term === entry.term);
 }
 
 function checkLogMatching(a: RaftCore, b: RaftCore): void {

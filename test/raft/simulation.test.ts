@@ -47,7 +47,9 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
     duplicateProbability: r.int(10) / 100,
   };
   const crashProbability = r.int(3) === 0 ? 0 : 0.0005 + r.int(20) / 10_000;
-  cluster.faults.crashBeforePersistProbability = crashProbability === 0 ? 0 : r.int(20) / 1_000;
+  cluster.faults.crashAfterHandOffProbability = crashProbability === 0 ? 0 : r.int(20) / 1_000;
+  // Writes from instant to slower than the network: acknowledgements wait for them, Appends do not.
+  cluster.faults.maxWriteLatencyMs = 1 + r.int(12);
   const partitionProbability = r.int(3) === 0 ? 0 : 0.0005 + r.int(50) / 10_000;
   const proposeProbability = 0.02 + r.int(20) / 100;
 
@@ -79,7 +81,7 @@ function runSeed(seed: number, nodeCount: number): RunSummary {
 
   // Heal everything; the cluster must recover on its own.
   cluster.cutLinks.clear();
-  cluster.faults = { minDelayMs: 1, maxDelayMs: 5, dropProbability: 0, duplicateProbability: 0 };
+  cluster.faults = { minDelayMs: 1, maxDelayMs: 5, dropProbability: 0, duplicateProbability: 0, maxWriteLatencyMs: cluster.faults.maxWriteLatencyMs };
   for (const node of cluster.nodes) if (!node.up) cluster.start(node);
 
   const deadlineMs = cluster.nowMs + LIVENESS_TICKS * TICK_MS;
