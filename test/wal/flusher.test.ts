@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { Flusher, MAX_ROUNDS_IN_FLIGHT, type FlushParticipant, type FlushWork } from "../../src/wal/flusher.ts";
+import { Flusher, MAX_ROUNDS_IN_FLIGHT, OVERLAP_MAX_BYTES, type FlushParticipant, type FlushWork } from "../../src/wal/flusher.ts";
 
 /** A sync the test finishes by hand. */
 interface PendingSync {
@@ -12,12 +12,15 @@ interface PendingSync {
 class FakeParticipant implements FlushParticipant {
   appends = 0;
   readonly finished: (Error | null)[] = [];
-  constructor(readonly fd: number) {}
+  constructor(
+    readonly fd: number,
+    private readonly bytesPerAppend = 100,
+  ) {}
   beginFlush(): FlushWork | null {
     if (this.appends === 0) return null;
     const appends = this.appends;
     this.appends = 0;
-    return { fds: [this.fd], bytes: 100 * appends, appends, finish: (error) => this.finished.push(error) };
+    return { fds: [this.fd], bytes: this.bytesPerAppend * appends, appends, finish: (error) => this.finished.push(error) };
   }
 }
 
@@ -99,6 +102,23 @@ describe("flusher rounds in flight", () => {
     syncs[MAX_ROUNDS_IN_FLIGHT]!.succeed();
     await Promise.all(waiting);
     expect(flusher.stats.maxAppendsPerRound).toBe(5);
+  });
+
+  test("no round starts beside one that writes OVERLAP_MAX_BYTES or more: appends wait and share the next round", async () => {
+    const { flusher, syncs } = controlledFlusher();
+    const large = new FakeParticipant(1, OVERLAP_MAX_BYTES);
+    const small = new FakeParticipant(2);
+    void append(flusher, large);
+    await settle();
+    const waiting = [append(flusher, small), append(flusher, small)];
+    await settle();
+    expect(syncs.map((s) => s.fd)).toEqual([1]);
+    syncs[0]!.succeed();
+    await settle();
+    expect(syncs.map((s) => s.fd)).toEqual([1, 2]);
+    syncs[1]!.succeed();
+    await Promise.all(waiting);
+    expect(flusher.stats.flushRounds).toBe(2);
   });
 
   test("after a failed sync, a later round's successful sync acknowledges nothing", async () => {
