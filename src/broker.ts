@@ -107,6 +107,7 @@ export class Broker {
       defaults: fromTopicConfigs(brokerTopicDefaults(config)),
       flushMode: config.flushMode as "durable" | "fast",
       flushIntervalMs: config.flushIntervalMs,
+      faultSyncDelayMs: config.testFsyncDelayMs,
     });
     const broker = new Broker(config, store, metadata, controller, logs);
     await broker.groups.start();

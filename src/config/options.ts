@@ -52,6 +52,7 @@ export interface BrokerConfig {
   minInsyncReplicas: number;
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
+  testFsyncDelayMs: number;
 }
 
 const INT32_MAX = 2_147_483_647;
@@ -190,6 +191,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 10,
     max: INT32_MAX,
     help: "How often the controller checks for leadership imbalance (leader.imbalance.check.interval.seconds, in ms).",
+  },
+  {
+    key: "testFsyncDelayMs",
+    type: "int",
+    defaultValue: 0,
+    min: 0,
+    max: 600_000,
+    help: "Fault injection for tests: every flush round waits this long before its fsync, as on a slow disk. Never set it in production.",
   },
 ];
 

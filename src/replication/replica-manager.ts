@@ -8,7 +8,8 @@ import { Gauge, type MetricsRegistry } from "../metrics/registry.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { batchSizeAt, isTransactional, readBatchHeader, validateBatches, type BatchError, type BatchHeader } from "../protocol/record-batch.ts";
 import type { LogManager } from "../wal/log-manager.ts";
-import type { PartitionLog } from "../wal/partition-log.ts";
+import type { AppendResult, PartitionLog } from "../wal/partition-log.ts";
+import { isStorageError } from "../wal/segment.ts";
 import { fromTopicConfigs } from "../wal/log-config.ts";
 import { FetchWaiters } from "./fetch-waiters.ts";
 import { IsrTracker, type IsrProposal } from "./isr-tracker.ts";
@@ -103,6 +104,8 @@ export class ReplicaManager {
   private readonly replicas = new Map<string, LocalReplica>();
   /** Partitions assigned here whose log could not be opened (out of file descriptors, disk errors): served as storage errors. */
   private readonly offline = new Map<string, string>();
+  /** Partitions whose last append the disk refused (full): logged once until one succeeds again. */
+  private readonly failingAppends = new Set<string>();
   /** Partitions assigned here whose replica is not open yet: topic name to partition numbers. */
   private readonly unopened = new Map<string, Set<number>>();
   /** Unopened partitions this broker follows, opened a few per turn. */
@@ -288,11 +291,15 @@ export class ReplicaManager {
       work();
       this.offline.delete(key);
     } catch (error) {
-      log.error("partition offline on this broker: its log could not be opened or changed", { topic, partition, error });
-      this.offline.set(key, String(error));
-      const replica = this.replicas.get(key);
-      if (replica) this.closeReplica(key, replica);
+      this.takeOffline(key, topic, partition, error);
     }
+  }
+
+  private takeOffline(key: string, topic: string, partition: number, error: unknown): void {
+    log.error("partition offline on this broker: its log could not be opened or changed", { topic, partition, error });
+    this.offline.set(key, String(error));
+    const replica = this.replicas.get(key);
+    if (replica) this.closeReplica(key, replica);
   }
 
   /** Makes the replica leader or follower as the record says, or updates the leader's ISR view. */
@@ -531,6 +538,7 @@ export class ReplicaManager {
   private deleteTopic(name: string): void {
     this.unopened.delete(name);
     for (const key of this.offline.keys()) if (key.startsWith(partitionKeyPrefix(name))) this.offline.delete(key);
+    for (const key of this.failingAppends) if (key.startsWith(partitionKeyPrefix(name))) this.failingAppends.delete(key);
     for (const [key, replica] of this.replicas) {
       if (replica.topic !== name) continue;
       this.closeReplica(key, replica);
@@ -677,10 +685,24 @@ export class ReplicaManager {
       }
     }
 
-    const result = partitionLog.append(records, {
-      leaderEpoch: replica.leaderEpoch,
-      logAppendTimeMs: replica.logAppendTime ? nowMs : undefined,
-    });
+    const key = partitionKey(replica.topic, replica.partition);
+    const logEndBefore = partitionLog.logEndOffset;
+    let result: AppendResult;
+    try {
+      result = partitionLog.append(records, {
+        leaderEpoch: replica.leaderEpoch,
+        logAppendTimeMs: replica.logAppendTime ? nowMs : undefined,
+      });
+    } catch (error) {
+      if (!isStorageError(error)) throw error;
+      // A failed append leaves the log as it was, and it takes appends again once the disk has room. If even the
+      // undo failed, the log's end is unknown: the partition goes offline here, as Kafka takes a log dir offline.
+      if (partitionLog.logEndOffset !== logEndBefore) this.takeOffline(key, replica.topic, replica.partition, error);
+      else if (!this.failingAppends.has(key)) log.error("appends fail: the disk refused the write", { topic: replica.topic, partition: replica.partition, error });
+      this.failingAppends.add(key);
+      return fail(ErrorCode.KAFKA_STORAGE_ERROR, `the log could not store the batch: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (this.failingAppends.delete(key)) log.info("appends succeed again", { topic: replica.topic, partition: replica.partition });
     if (first.producerId >= 0) replica.producers.onAppended(first, result.baseOffset, result.lastOffset, nowMs);
     const tracker = replica.tracker;
     const durable = result.durable.then(() => {

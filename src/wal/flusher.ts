@@ -133,8 +133,11 @@ export class Flusher {
     private readonly clock: () => number = Date.now,
     /** Makes one fd durable; replaced in tests to control when each sync returns. */
     private readonly syncFd: (fd: number) => Promise<void> = fdatasync,
+    /** Fault injection: every round waits this long before its sync, as on a slow disk. */
+    readonly faultSyncDelayMs = 0,
   ) {
     if (!(intervalMs >= 1)) throw new RangeError(`flush interval must be >= 1 ms, got ${intervalMs}`);
+    if (!(Number.isInteger(faultSyncDelayMs) && faultSyncDelayMs >= 0)) throw new RangeError(`sync delay must be a whole number of ms >= 0, got ${faultSyncDelayMs}`);
     this.interval = mode === "fast" ? setInterval(() => this.requestFlush(), intervalMs) : null;
     this.interval?.unref();
     this.syncfsThread = mode === "durable" && process.platform === "linux" ? new SyncfsThread() : null;
@@ -253,7 +256,8 @@ export class Flusher {
       prepareError,
     };
     this.inFlight.push(started);
-    const sync = syncfsThread !== null ? syncfsThread.syncfs(fds[0]!) : fds.length === 1 ? this.syncFd(fds[0]!) : Promise.all(fds.map(this.syncFd));
+    const issueSync = () => (syncfsThread !== null ? syncfsThread.syncfs(fds[0]!) : fds.length === 1 ? this.syncFd(fds[0]!) : Promise.all(fds.map(this.syncFd)));
+    const sync = this.faultSyncDelayMs > 0 ? Bun.sleep(this.faultSyncDelayMs).then(issueSync) : issueSync();
     sync.then(
       () => this.synced(started, null),
       (e) => this.synced(started, e instanceof Error ? e : new Error(String(e))),
@@ -282,7 +286,14 @@ export class Flusher {
     stats.maxFsyncsPerRound = Math.max(stats.maxFsyncsPerRound, syncCalls);
     stats.totalFlushMs += elapsedMs;
     stats.lastFlushMs = elapsedMs;
-    for (const work of works) work.finish(error);
+    for (const work of works) {
+      try {
+        work.finish(error);
+      } catch (finishError) {
+        // One partition's bookkeeping must not leave the appends of every partition in this round waiting.
+        log.error("a partition failed to finish its flush", { error: finishError });
+      }
+    }
     if (error !== null) {
       // After a failed fsync the page cache may have dropped the data: nothing later can be promised durable.
       if (this.failure === null) log.error("sync failed; refusing further durable appends", { error });

@@ -24,6 +24,8 @@ export interface LogManagerOptions {
   /** Fast mode: how often dirty partitions are fsynced in the background. */
   flushIntervalMs?: number;
   retentionCheckIntervalMs?: number;
+  /** Fault injection: every flush round waits this long before its fsync (a slow disk). */
+  faultSyncDelayMs?: number;
   /** Injected for tests; wall-clock milliseconds. */
   clock?: () => number;
 }
@@ -57,7 +59,7 @@ export class LogManager {
   static async open(opts: LogManagerOptions): Promise<LogManager> {
     const clock = opts.clock ?? Date.now;
     const defaults = resolveConfig(DEFAULT_LOG_CONFIG, opts.defaults);
-    const flusher = new Flusher(opts.flushMode ?? "durable", opts.flushIntervalMs ?? 1000, clock);
+    const flusher = new Flusher(opts.flushMode ?? "durable", opts.flushIntervalMs ?? 1000, clock, undefined, opts.faultSyncDelayMs ?? 0);
     fs.mkdirSync(opts.dataDir, { recursive: true });
     const manager = new LogManager(opts.dataDir, defaults, flusher, clock, opts.retentionCheckIntervalMs ?? DEFAULT_RETENTION_CHECK_INTERVAL_MS);
     for (const name of fs.readdirSync(opts.dataDir)) {
@@ -153,8 +155,17 @@ export class LogManager {
     const failure = this.flusher.failed;
     if (failure !== null) log.error("closing without clean-shutdown markers after an fsync failure", { error: failure });
     for (const partitionLog of this.partitions.values()) {
-      if (failure === null) partitionLog.closeClean();
-      else partitionLog.closeDirty();
+      if (failure !== null) {
+        partitionLog.closeDirty();
+        continue;
+      }
+      try {
+        partitionLog.closeClean();
+      } catch (error) {
+        // A full disk may refuse the index files or the marker: the next start recovers this log as after a crash.
+        log.error("could not close a partition log cleanly", { topic: partitionLog.topic, partition: partitionLog.partition, error });
+        partitionLog.closeDirty();
+      }
     }
     this.partitions.clear();
   }

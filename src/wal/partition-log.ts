@@ -400,8 +400,13 @@ export class PartitionLog implements FlushParticipant {
         if (error !== null || this.closed) return;
         this.flushedOffset = Math.max(this.flushedOffset, Math.min(coveredOffset, this.logEndOffset));
         if (this.recoveryPointStale) {
-          this.recoveryPointStale = false;
-          this.writeRecoveryPoint(this.flushedOffset);
+          try {
+            this.writeRecoveryPoint(this.flushedOffset);
+            this.recoveryPointStale = false;
+          } catch (checkpointError) {
+            // The data is durable all the same; a stale recovery point only makes the next recovery check more.
+            log.warn("could not write the recovery point; retried after the next flush", { dir: this.dir, error: checkpointError });
+          }
         }
       },
     };

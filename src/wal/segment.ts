@@ -17,7 +17,7 @@ import {
   MAX_TIMESTAMP_OFFSET,
   RECORD_COUNT_OFFSET,
 } from "../protocol/record-batch.ts";
-import { EOPNOTSUPP, fallocate, mapShared, unmap, type Mapping } from "./libc.ts";
+import { ENOSPC, EOPNOTSUPP, fallocate, mapShared, unmap, type Mapping } from "./libc.ts";
 import { logger } from "../lib/logger.ts";
 import { OffsetIndex } from "./offset-index.ts";
 import { logPath, offsetIndexPath, timeIndexPath } from "./segment-files.ts";
@@ -46,6 +46,11 @@ let allocationUnsupportedLogged = false;
 
 /** Thrown by append when the disk cannot take the batch; the segment is unchanged. */
 export class StorageFullError extends Error {}
+
+/** Whether an error came from the disk (a full disk, an I/O error) rather than from a broken invariant. */
+export function isStorageError(error: unknown): boolean {
+  return error instanceof StorageFullError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === "string");
+}
 
 function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`segment invariant violated: ${message}`);
@@ -234,9 +239,10 @@ export class Segment {
 
   writeIndexes(): void {
     if (!this.indexesDirty) return;
-    this.indexesDirty = false;
     fs.writeFileSync(offsetIndexPath(this.dir, this.baseOffset), this.offsetIndex.serialize());
     fs.writeFileSync(timeIndexPath(this.dir, this.baseOffset), this.timeIndex.serialize());
+    // Only now: a write cut short by a full disk leaves a partial file that the next call must replace.
+    this.indexesDirty = false;
   }
 
   acquire(): void {
@@ -311,10 +317,18 @@ export class Segment {
     const start = Math.max(this.allocatedBytes, this.sizeBytes);
     const aheadBytes = Math.min(MAX_ALLOCATE_AHEAD_BYTES, Math.max(MIN_ALLOCATE_AHEAD_BYTES, this.sizeBytes));
     const end = Math.min(this.fileBytes, Math.max(needed, start + aheadBytes));
-    const errno = fallocate(this.fd, start, end - start);
+    let errno = fallocate(this.fd, start, end - start);
     if (errno === 0) {
       this.allocatedBytes = end;
       return;
+    }
+    // A nearly full disk may still hold this batch, if not the chunk ahead of it.
+    if (errno === ENOSPC && end > needed) {
+      errno = fallocate(this.fd, start, needed - start);
+      if (errno === 0) {
+        this.allocatedBytes = needed;
+        return;
+      }
     }
     if (errno === EOPNOTSUPP) {
       if (!allocationUnsupportedLogged) log.warn("filesystem does not support fallocate; segments stay sparse", { dir: this.dir });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { waitFor } from "../helpers/wait.ts";
 import { Flusher, MAX_ROUNDS_IN_FLIGHT, OVERLAP_MAX_BYTES, type FlushParticipant, type FlushWork } from "../../src/wal/flusher.ts";
 
 /** A sync the test finishes by hand. */
@@ -29,13 +30,13 @@ afterEach(() => {
   for (const flusher of flushers.splice(0)) flusher.stop();
 });
 
-function controlledFlusher(): { flusher: Flusher; syncs: PendingSync[] } {
+function controlledFlusher(faultSyncDelayMs = 0): { flusher: Flusher; syncs: PendingSync[] } {
   const syncs: PendingSync[] = [];
   const syncFd = (fd: number) =>
     new Promise<void>((resolve, reject) => {
       syncs.push({ fd, succeed: resolve, fail: reject });
     });
-  const flusher = new Flusher("durable", 1000, () => 0, syncFd);
+  const flusher = new Flusher("durable", 1000, () => 0, syncFd, faultSyncDelayMs);
   flushers.push(flusher);
   return { flusher, syncs };
 }
@@ -161,5 +162,43 @@ describe("flusher rounds in flight", () => {
     syncs[1]!.succeed();
     await settle();
     expect(flushed).toBe(true);
+  });
+});
+
+describe("flusher faults", () => {
+  test("a partition whose finish throws does not keep the other appends of its round waiting", async () => {
+    const { flusher, syncs } = controlledFlusher();
+    const broken = new FakeParticipant(1);
+    const healthy = new FakeParticipant(2);
+    broken.beginFlush = () => {
+      broken.appends = 0;
+      const finish = () => {
+        throw new Error("ENOSPC writing a checkpoint");
+      };
+      return { fds: [broken.fd], bytes: 100, appends: 1, finish };
+    };
+    const events: string[] = [];
+    track(append(flusher, broken), "broken", events);
+    track(append(flusher, healthy), "healthy", events);
+    await settle();
+    for (const sync of syncs) sync.succeed();
+    await settle();
+    expect(events.sort()).toEqual(["broken durable", "healthy durable"]);
+    expect(healthy.finished).toEqual([null]);
+    expect(flusher.failed).toBeNull();
+  });
+
+  test("an injected sync delay holds the sync, and so the acknowledgement, until it has passed", async () => {
+    const { flusher, syncs } = controlledFlusher(1000);
+    const participant = new FakeParticipant(4);
+    const events: string[] = [];
+    track(append(flusher, participant), "append", events);
+    await settle();
+    expect(syncs).toEqual([]);
+    await waitFor(() => syncs.length === 1, "the delayed sync to be issued", 10_000);
+    expect(events).toEqual([]);
+    syncs[0]!.succeed();
+    await settle();
+    expect(events).toEqual(["append durable"]);
   });
 });
