@@ -13,12 +13,7 @@ import { runChaos } from "./lib/namespace.ts";
 const SEED = Number(process.env.CHAOS_SEED ?? 20_261_124);
 const FAULTS_FOR_MS = 50_000;
 
-// Opt-in (CHRONIK_CHAOS=1) while one anomaly this run can find stays open: its librdkafka 2.0.2 readers predate
-// KIP-320 and reset to offset 0 when a resumed stale leader answers OFFSET_OUT_OF_RANGE (see README,
-// Reliability). The checker's unit tests and the fixed bugs' regression tests run always.
-const RUN_CHAOS = process.env.CHRONIK_CHAOS === "1";
-
-test.skipIf(!RUN_CHAOS)("a seeded schedule of faults loses, duplicates and reorders nothing acknowledged (CHRONIK_CHAOS=1)", async () => {
+test("a seeded schedule of faults loses, duplicates and reorders nothing acknowledged", async () => {
   const artifactsDir = mkdtempSync(join(tmpdir(), "chronik-chaos-ci-"));
   let keepArtifacts = true;
   try {
