@@ -167,7 +167,15 @@ export class ReplicaManager {
   syncWithMetadata(state: MetadataState): void {
     this.state = state;
     this.unopened.clear();
-    for (const topic of state.topics()) this.openTopic(topic);
+    for (const topic of state.topics()) {
+      this.openTopic(topic);
+      // A restored snapshot carries leader, epoch and ISR changes this node never applied as commands.
+      for (const p of topic.partitions) {
+        const key = partitionKey(topic.name, p.partition);
+        const replica = this.replicas.get(key);
+        if (replica !== undefined && p.replicas.includes(this.nodeId)) this.guarded(key, topic.name, p.partition, () => this.applyPartitionRecord(replica, p));
+      }
+    }
     for (const [key, replica] of this.replicas) {
       if (!state.topic(replica.topic)) this.closeReplica(key, replica);
     }
