@@ -168,13 +168,14 @@ export class ReplicaManager {
     this.state = state;
     this.unopened.clear();
     for (const topic of state.topics()) {
-      this.openTopic(topic);
-      // A restored snapshot carries leader, epoch and ISR changes this node never applied as commands.
+      // A restored snapshot carries leader, epoch and ISR changes this node never applied as commands. Replicas
+      // opened below apply their record as they open, so only those already open are brought up to date here.
       for (const p of topic.partitions) {
         const key = partitionKey(topic.name, p.partition);
         const replica = this.replicas.get(key);
         if (replica !== undefined && p.replicas.includes(this.nodeId)) this.guarded(key, topic.name, p.partition, () => this.applyPartitionRecord(replica, p));
       }
+      this.openTopic(topic);
     }
     for (const [key, replica] of this.replicas) {
       if (!state.topic(replica.topic)) this.closeReplica(key, replica);
