@@ -16,7 +16,7 @@ export interface BrokerProcess {
   output(): string;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number>;
-  /** Stops the broker if it still runs and removes its data dir unless keepData. */
+  /** Stops the broker if it still runs (paused or not) and removes its data dir unless keepData. */
   cleanup(): Promise<void>;
 }
 
@@ -76,6 +76,8 @@ export async function startBroker(options: StartOptions = {}): Promise<BrokerPro
     },
     async cleanup() {
       if (child.exitCode === null && child.signalCode === null) {
+        // A test may have left it paused with SIGSTOP.
+        child.kill("SIGCONT");
         child.kill("SIGKILL");
         await child.exited;
       }

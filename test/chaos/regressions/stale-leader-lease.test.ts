@@ -24,7 +24,6 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  for (const node of cluster?.nodes ?? []) if (node && node.process.exitCode === null) node.process.kill("SIGCONT");
   await cluster?.cleanup();
 });
 
