@@ -6,6 +6,7 @@ import { ClusterMembership } from "./cluster/membership.ts";
 import type { BrokerConfig } from "./config/options.ts";
 import { quorumVoters } from "./config/parse.ts";
 import { HttpServer } from "./http/http-server.ts";
+import { commitFailureCause } from "./lib/lmdb-commit.ts";
 import { logger } from "./lib/logger.ts";
 import { Controller } from "./metadata/controller.ts";
 import { RaftMetadataLog } from "./metadata/metadata-log.ts";
@@ -245,7 +246,10 @@ export class Broker {
       this.httpServer.stop();
       this.replicas.waiters.wakeAll();
       await this.logs.flush();
-      await this.replicas.snapshotProducerState();
+      await this.replicas.snapshotProducerState().catch(async (error: unknown) => {
+        // On a full disk: the next start rebuilds producer state from the log instead.
+        log.warn("producer state not snapshotted at shutdown", { error: await commitFailureCause(error) });
+      });
       await this.groups.stop();
       await this.logs.close();
       await this.metadata.close();

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Broker } from "./broker.ts";
 import { CLI_COMMAND_WORDS, cliUsageLines, runCli } from "./cli/index.ts";
 import { ConfigError, helpText, parseBrokerConfig } from "./config/parse.ts";
+import { dropOrphanedCommitFailures } from "./lib/lmdb-commit.ts";
 import { logger, setLogLevel, type LogLevel } from "./lib/logger.ts";
 
 const log = logger("main");
@@ -35,6 +36,10 @@ async function start(argv: string[]): Promise<void> {
     throw error;
   }
   setLogLevel(config.logLevel as LogLevel);
+  dropOrphanedCommitFailures((reason) => {
+    log.error("unhandled rejection", { error: reason });
+    process.exit(1);
+  });
   let broker: Broker;
   try {
     broker = await Broker.start(config);

@@ -2,7 +2,7 @@ import { logger } from "../lib/logger.ts";
 import type { Broker } from "../broker.ts";
 import { CloseConnection, type ConnectionInfo } from "../net/kafka-server.ts";
 import type { Outgoing } from "../net/response-queue.ts";
-import { ErrorCode } from "../protocol/error-codes.ts";
+import { ErrorCode, KafkaCodedError } from "../protocol/error-codes.ts";
 import { API_SCHEMAS, ApiKey, readRequestHeader, writeResponseHeader, type ApiSchema } from "../protocol/generated/index.ts";
 import { ProtocolError, Reader } from "../protocol/reader.ts";
 import { Writer } from "../protocol/writer.ts";
@@ -139,7 +139,10 @@ export class Router {
     return { chunks: writer.finish().chunks, onWritten: ctx.takeReleases() };
   }
 
-  /** An unexpected exception is logged with the request header and answered with UNKNOWN_SERVER_ERROR. */
+  /**
+   * An exception is logged with the request header and answered with its Kafka error code, UNKNOWN_SERVER_ERROR
+   * when it has none.
+   */
   private failed(
     schema: ApiSchema,
     handler: ApiHandler,
@@ -148,17 +151,12 @@ export class Router {
     error: unknown,
     startedNs: number,
   ): Outgoing {
-    log.error("handler failed", {
-      api: schema.name,
-      version: ctx.apiVersion,
-      correlationId: ctx.correlationId,
-      clientId: ctx.clientId,
-      error,
-    });
+    const errorCode = error instanceof KafkaCodedError ? error.errorCode : ErrorCode.UNKNOWN_SERVER_ERROR;
+    const fields = { api: schema.name, version: ctx.apiVersion, correlationId: ctx.correlationId, clientId: ctx.clientId, error };
+    if (error instanceof KafkaCodedError) log.warn("request failed", { ...fields, errorCode });
+    else log.error("handler failed", fields);
     this.metrics.observe(ctx.apiKey, (Bun.nanoseconds() - startedNs) / 1e6, true);
-    const response = handler.errorResponse
-      ? handler.errorResponse(request, ErrorCode.UNKNOWN_SERVER_ERROR, ctx)
-      : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR };
+    const response = handler.errorResponse ? handler.errorResponse(request, errorCode, ctx) : { errorCode };
     const writer = new Writer();
     writeResponseHeader(writer, schema.responseHeaderVersion(ctx.apiVersion), { correlationId: ctx.correlationId });
     schema.writeResponse(writer, ctx.apiVersion, response as never);

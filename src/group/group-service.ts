@@ -5,8 +5,9 @@
  * or SyncGroup answers go out. This single node coordinates every group.
  */
 import type { Database } from "lmdb";
+import { commitFailureCause } from "../lib/lmdb-commit.ts";
 import { logger } from "../lib/logger.ts";
-import { ErrorCode } from "../protocol/error-codes.ts";
+import { ErrorCode, KafkaCodedError } from "../protocol/error-codes.ts";
 import { GroupCoordinator } from "./coordinator.ts";
 import {
   ConsumerGroupCoordinator,
@@ -265,9 +266,11 @@ export class GroupService {
     });
     return written.then(
       () => undefined,
-      (error) => {
-        log.error("persisting group records failed", { records: records.length, error });
-        throw error;
+      async (error: unknown) => {
+        const cause = await commitFailureCause(error);
+        log.error("persisting group records failed", { records: records.length, error: cause });
+        // Kafka's answer when the group's log cannot take an append: clients look the coordinator up again and retry.
+        throw new KafkaCodedError(ErrorCode.NOT_COORDINATOR, `group store write failed: ${String(cause)}`, { cause });
       },
     );
   }

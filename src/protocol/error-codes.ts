@@ -147,3 +147,17 @@ const NAME_BY_CODE = new Map<number, ErrorCodeName>(
 export function errorName(code: number): string {
   return NAME_BY_CODE.get(code) ?? `UNKNOWN_ERROR_${code}`;
 }
+
+/**
+ * Thrown by the services handlers call when the failure has a Kafka error code of its own (a full disk under the group
+ * store answers NOT_COORDINATOR, as Kafka does): the router answers with that code instead of UNKNOWN_SERVER_ERROR.
+ */
+export class KafkaCodedError extends Error {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

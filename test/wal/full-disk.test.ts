@@ -4,8 +4,7 @@
  * stored, and the partition takes appends again once space is freed, without a restart. Needs root (mount).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTopics } from "../../src/client/admin.ts";
 import { KafkaConnection, KafkaError } from "../../src/client/connection.ts";
@@ -14,6 +13,7 @@ import { Producer } from "../../src/client/producer.ts";
 import { ErrorCode } from "../../src/protocol/error-codes.ts";
 import { ApiKey } from "../../src/protocol/generated/index.ts";
 import { startBroker, type BrokerProcess } from "../helpers/broker-process.ts";
+import { fillDisk, mountTmpfs, tmpfsUnavailable, type Tmpfs } from "../helpers/tmpfs.ts";
 
 const TOPIC = "full-disk";
 const TMPFS_BYTES = 24 * 1024 * 1024;
@@ -24,45 +24,22 @@ const BALLAST_BYTES = 4 * 1024 * 1024;
 /** Longest any one request may take: a broker that does not answer in this time is hanging. */
 const ANSWER_DEADLINE_MS = 15_000;
 
-/** Why the test cannot run here, or null: mounting needs root and a kernel that lets this process mount. */
-function mountUnavailable(): string | null {
-  if (process.getuid?.() !== 0) return "needs root to mount a tmpfs";
-  const probe = mkdtempSync(join(tmpdir(), "chronik-mount-probe-"));
-  try {
-    const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { stderr: "pipe" });
-    if (mounted.exitCode !== 0) return `mount -t tmpfs failed: ${mounted.stderr.toString().trim()}`;
-    Bun.spawnSync(["umount", probe]);
-    return null;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
-
-const SKIP_REASON = mountUnavailable();
+const SKIP_REASON = tmpfsUnavailable();
 if (SKIP_REASON !== null) test.skip(`a full disk (${SKIP_REASON})`, () => {});
 
-let dataDir: string | null = null;
-let mounted = false;
+let tmpfs: Tmpfs | null = null;
 let broker: BrokerProcess | null = null;
 const connections: KafkaConnection[] = [];
 
 beforeAll(() => {
   if (SKIP_REASON !== null) return;
-  dataDir = mkdtempSync(join(tmpdir(), "chronik-full-disk-"));
-  const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${TMPFS_BYTES}`, "tmpfs", dataDir], { stderr: "pipe" });
-  if (mount.exitCode !== 0) throw new Error(`mount -t tmpfs on ${dataDir} failed: ${mount.stderr.toString()}`);
-  mounted = true;
+  tmpfs = mountTmpfs(TMPFS_BYTES, "chronik-full-disk-");
 });
 
 afterAll(async () => {
   for (const connection of connections) connection.close();
   await broker?.cleanup();
-  if (mounted && dataDir !== null) {
-    // Lazy, so a file still open somewhere cannot keep the tmpfs mounted.
-    const umount = Bun.spawnSync(["umount", "-l", dataDir], { stderr: "pipe" });
-    if (umount.exitCode !== 0) console.error(`umount ${dataDir} failed: ${umount.stderr.toString()}`);
-  }
-  if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
+  tmpfs?.remove();
 });
 
 /** Fails instead of waiting forever: the broker must answer every request, if only with an error. */
@@ -80,25 +57,6 @@ function valueOf(n: number): Uint8Array {
   new DataView(value.buffer).setUint32(0, n);
   for (let i = 4; i < value.length; i++) value[i] = (n * 31 + i * 7) & 0xff;
   return value;
-}
-
-/** Writes a file until the disk refuses more: afterwards not one block is free. */
-function fillDisk(path: string): number {
-  const fd = openSync(path, "w");
-  let written = 0;
-  try {
-    for (const chunkBytes of [1024 * 1024, 4096, 1]) {
-      const chunk = new Uint8Array(chunkBytes).fill(0x5a);
-      try {
-        for (;;) written += writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return written;
 }
 
 async function connect(bootstrapBroker: BrokerProcess): Promise<KafkaConnection> {
@@ -155,7 +113,7 @@ async function expectExactlyAcknowledged(from: BrokerProcess, acknowledged: Map<
 test.skipIf(SKIP_REASON !== null)(
   "a full disk answers producers KAFKA_STORAGE_ERROR, keeps the broker serving and every acknowledged record intact, and appends resume once space is freed",
   async () => {
-    const dir = dataDir!;
+    const dir = tmpfs!.dir;
     broker = await startBroker({ dataDir: dir, keepData: true, args: ["--segment-bytes", String(SEGMENT_BYTES)] });
     const admin = await connect(broker);
     await createTopics(admin, [{ name: TOPIC, partitions: 1 }]);
