@@ -20,6 +20,8 @@ export interface IsrTrackerOptions {
 interface FollowerState {
   /** -1 until the follower reports after this leader took over. */
   endOffset: number;
+  /** The follower's log start offset as it last reported it; -1 until it reports after this leader took over. */
+  logStartOffset: number;
   lastCaughtUpTimeMs: number;
   /** The leader's end offset and the time at the follower's previous report (Kafka's lastFetchLeaderLogEndOffset). */
   leaderEndAtLastReport: number;
@@ -60,7 +62,7 @@ export class IsrTracker {
       if (id === options.leaderId) continue;
       // As Kafka on becoming leader: ISR members get a full lag window to report before they can be dropped.
       const caughtUpMs = options.isr.includes(id) ? options.nowMs : 0;
-      this.followers.set(id, { endOffset: -1, lastCaughtUpTimeMs: caughtUpMs, leaderEndAtLastReport: -1, lastReportMs: caughtUpMs });
+      this.followers.set(id, { endOffset: -1, logStartOffset: -1, lastCaughtUpTimeMs: caughtUpMs, leaderEndAtLastReport: -1, lastReportMs: caughtUpMs });
     }
   }
 
@@ -111,6 +113,25 @@ export class IsrTracker {
     }
     state.leaderEndAtLastReport = leaderEndOffset;
     state.lastReportMs = nowMs;
+  }
+
+  /** A follower reports where its log starts now (it follows the leader's, within its high watermark, and its own retention). */
+  onFollowerLogStart(id: number, logStartOffset: number): void {
+    const state = this.followers.get(id);
+    if (state !== undefined) state.logStartOffset = logStartOffset;
+  }
+
+  /**
+   * The partition's low watermark (Kafka's Partition.lowWatermarkIfLeader): the minimum log start offset over the
+   * leader and every assigned follower on a live broker, ISR member or not. A live follower that has not reported
+   * since this leader took over counts as -1. DeleteRecords is answered once this reaches the offset it asked for.
+   */
+  lowWatermark(leaderLogStartOffset: number, isLive: (id: number) => boolean): number {
+    let lowWatermark = leaderLogStartOffset;
+    for (const [id, state] of this.followers) {
+      if (isLive(id)) lowWatermark = Math.min(lowWatermark, state.logStartOffset);
+    }
+    return lowWatermark;
   }
 
   /**

@@ -8,6 +8,7 @@ import { batchSizeAt, readBatchHeader } from "../protocol/record-batch.ts";
 import type { PartitionLog } from "../wal/partition-log.ts";
 import type { IsrTracker } from "./isr-tracker.ts";
 import { LeaderEpochCache, decodeEpochCheckpoint, encodeEpochCheckpoint } from "./leader-epoch-cache.ts";
+import { LowWatermarkWaiters } from "./low-watermark-waiters.ts";
 
 const log = logger("replicas");
 
@@ -22,6 +23,8 @@ interface CommitWaiter {
 
 /** A bound on acks=all requests parked per partition; past it the produce answers at once with a timeout. */
 const MAX_COMMIT_WAITERS = 100_000;
+/** A bound on DeleteRecords requests parked per partition; past it one answers at once with a timeout. */
+const MAX_DELETE_RECORDS_WAITERS = 10_000;
 
 /** A partition this broker holds a replica of, as leader or follower. */
 export class LocalReplica {
@@ -40,6 +43,8 @@ export class LocalReplica {
   tracker: IsrTracker | null = null;
   /** Leader only: the end of what this broker's own log holds under the flush policy. */
   localDurableEnd = 0;
+  /** Leader only: DeleteRecords requests waiting for every live replica's log start to reach their offset. */
+  readonly deleteRecordsWaiters = new LowWatermarkWaiters(MAX_DELETE_RECORDS_WAITERS);
   private readonly commitWaiters: CommitWaiter[] = [];
   private checkpointedHighWatermark = -1;
 
@@ -171,9 +176,10 @@ export class LocalReplica {
     for (const waiter of this.commitWaiters.splice(0, released)) waiter.resolve(errorCode);
   }
 
-  /** Leadership is gone: nothing waiting here can be committed by this broker any more. */
-  failCommitWaiters(errorCode: number): void {
+  /** Leadership is gone: nothing waiting here (acks=all, DeleteRecords) can be answered by this broker any more. */
+  failWaiters(errorCode: number): void {
     for (const waiter of this.commitWaiters.splice(0)) waiter.resolve(errorCode);
+    this.deleteRecordsWaiters.fail(errorCode);
   }
 
   /** Kafka answers an acks=all write that reached the high watermark with too small an ISR this way. */

@@ -14,6 +14,8 @@ export interface FollowerPartition {
   /** The leader epoch the metadata gives; the leader refuses other epochs. */
   readonly leaderEpoch: number;
   readonly logEndOffset: number;
+  /** Reported to the leader: DeleteRecords waits for every live replica's log start to reach its offset. */
+  readonly logStartOffset: number;
   /** The latest epoch in this replica's leader epoch cache, or -1. */
   readonly latestEpoch: number;
   /**
@@ -51,6 +53,7 @@ interface Stream {
   state: "waiting" | "subscribed";
   /** Highest end offset reported to the leader; acks coalesce while an append is being made durable. */
   reportedEndOffset: number;
+  reportedLogStartOffset: number;
   retryTimer: Timer | undefined;
 }
 
@@ -86,7 +89,7 @@ class LeaderLink {
     const key = partitionKey(target.topic, target.partition);
     const existing = this.byPartition.get(key);
     if (existing !== undefined) this.drop(existing);
-    const stream: Stream = { id: this.nextStreamId(), target, state: "waiting", reportedEndOffset: -1, retryTimer: undefined };
+    const stream: Stream = { id: this.nextStreamId(), target, state: "waiting", reportedEndOffset: -1, reportedLogStartOffset: -1, retryTimer: undefined };
     this.streams.set(stream.id, stream);
     this.byPartition.set(key, stream);
     if (this.writer !== null) this.subscribe(stream);
@@ -109,8 +112,17 @@ class LeaderLink {
     const t = stream.target;
     stream.state = "subscribed";
     stream.reportedEndOffset = t.logEndOffset;
+    stream.reportedLogStartOffset = t.logStartOffset;
     this.writer!.write([
-      encodeSubscribe({ streamId: stream.id, topic: t.topic, partition: t.partition, leaderEpoch: t.leaderEpoch, lastEpoch: t.latestEpoch, fetchOffset: t.logEndOffset }),
+      encodeSubscribe({
+        streamId: stream.id,
+        topic: t.topic,
+        partition: t.partition,
+        leaderEpoch: t.leaderEpoch,
+        lastEpoch: t.latestEpoch,
+        fetchOffset: t.logEndOffset,
+        logStartOffset: t.logStartOffset,
+      }),
     ]);
   }
 
@@ -201,6 +213,7 @@ class LeaderLink {
       case FrameType.HWM:
         target.setLeaderHighWatermark(frame.highWatermark);
         target.setLeaderLogStartOffset(frame.logStartOffset);
+        this.reportMovedLogStart(stream);
         return;
       case FrameType.DIVERGING:
         log.info("truncating a diverged log", { topic: target.topic, partition: target.partition, leaderId: this.leaderId, epoch: frame.epoch, endOffset: frame.endOffset });
@@ -249,11 +262,21 @@ class LeaderLink {
       .then((endOffset) => {
         if (this.streams.get(stream.id) !== stream || stream.state !== "subscribed" || endOffset <= stream.reportedEndOffset) return;
         stream.reportedEndOffset = endOffset;
-        this.writer?.write([encodeAck(stream.id, endOffset)]);
+        stream.reportedLogStartOffset = target.logStartOffset;
+        this.writer?.write([encodeAck(stream.id, endOffset, target.logStartOffset)]);
       })
       .catch((error) => log.error("replicated append failed", { topic: target.topic, partition: target.partition, error: String(error) }));
     target.setLeaderHighWatermark(highWatermark);
     target.setLeaderLogStartOffset(logStartOffset);
+    this.reportMovedLogStart(stream);
+  }
+
+  /** The log start moved (it followed the leader's): the leader hears at once, as a DeleteRecords may wait for it. */
+  private reportMovedLogStart(stream: Stream): void {
+    const logStartOffset = stream.target.logStartOffset;
+    if (logStartOffset === stream.reportedLogStartOffset || stream.reportedEndOffset < 0) return;
+    stream.reportedLogStartOffset = logStartOffset;
+    this.writer?.write([encodeAck(stream.id, stream.reportedEndOffset, logStartOffset)]);
   }
 
   /** Reports again what every subscribed partition holds, as a Kafka follower's periodic fetch does. */
@@ -261,7 +284,9 @@ class LeaderLink {
     if (this.writer === null) return;
     const acks: Uint8Array[] = [];
     for (const stream of this.streams.values()) {
-      if (stream.state === "subscribed" && stream.reportedEndOffset >= 0) acks.push(encodeAck(stream.id, stream.reportedEndOffset));
+      if (stream.state !== "subscribed" || stream.reportedEndOffset < 0) continue;
+      stream.reportedLogStartOffset = stream.target.logStartOffset;
+      acks.push(encodeAck(stream.id, stream.reportedEndOffset, stream.reportedLogStartOffset));
     }
     if (acks.length > 0) this.writer.write(acks);
   }

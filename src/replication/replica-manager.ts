@@ -6,15 +6,17 @@ import type { MetadataState } from "../metadata/state.ts";
 import { effectiveTopicConfigs } from "../metadata/effective-configs.ts";
 import { Gauge, type MetricsRegistry } from "../metrics/registry.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
-import { batchSizeAt, isTransactional, readBatchHeader, validateBatches, type BatchError, type BatchHeader } from "../protocol/record-batch.ts";
+import { batchSizeAt, isTransactional, readBatchHeader, validateBatches, type BatchError } from "../protocol/record-batch.ts";
 import type { LogManager } from "../wal/log-manager.ts";
 import type { AppendResult, PartitionLog } from "../wal/partition-log.ts";
 import { isStorageError } from "../wal/segment.ts";
 import { fromTopicConfigs } from "../wal/log-config.ts";
+import { batchHeadersFrom, holdsBatch } from "./batch-headers.ts";
 import { FetchWaiters } from "./fetch-waiters.ts";
 import { IsrTracker, type IsrProposal } from "./isr-tracker.ts";
 import { divergence, truncationOffset } from "./leader-epoch-cache.ts";
 import { LocalReplica } from "./local-replica.ts";
+import type { LowWatermarkOutcome } from "./low-watermark-waiters.ts";
 import { ReplicaFetcher, type FollowerPartition } from "./replica-fetcher.ts";
 import { ReplicationServer, type SubscribeAnswer } from "./replication-server.ts";
 import type { FrameType, ReplicationFrame } from "./wire.ts";
@@ -134,7 +136,10 @@ export class ReplicaManager {
     this.settings = settings;
     this.server = new ReplicationServer(
       { host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, maxQueuedBytes: REPLICATION_QUEUE_BYTES, maxSendBytes: REPLICATION_SEND_BYTES },
-      { subscribe: (followerId, frame) => this.onSubscribe(followerId, frame), followerReport: (id, topic, partition, endOffset) => this.onFollowerReport(id, topic, partition, endOffset) },
+      {
+        subscribe: (followerId, frame) => this.onSubscribe(followerId, frame),
+        followerReport: (id, topic, partition, endOffset, logStartOffset) => this.onFollowerReport(id, topic, partition, endOffset, logStartOffset),
+      },
     );
     this.server.listen();
     this.fetcher = new ReplicaFetcher({
@@ -160,7 +165,7 @@ export class ReplicaManager {
     this.checkpointHighWatermarks();
     this.fetcher?.close();
     this.server?.stop();
-    for (const replica of this.replicas.values()) replica.failCommitWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    for (const replica of this.replicas.values()) replica.failWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   }
 
   /** Opens a replica for every partition the metadata assigns to this broker; removes logs of deleted topics. */
@@ -216,6 +221,10 @@ export class ReplicaManager {
       }
       case "delete-topic":
         this.deleteTopic(change.name);
+        return;
+      case "broker":
+        // A fenced broker's replicas no longer hold back the low watermark; an unfenced one's do again.
+        for (const replica of this.replicas.values()) this.releaseDeleteRecords(replica);
         return;
       default:
         return;
@@ -357,7 +366,7 @@ export class ReplicaManager {
   private becomeFollower(replica: LocalReplica, record: PartitionRecord): void {
     if (replica.tracker !== null) {
       replica.tracker = null;
-      replica.failCommitWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      replica.failWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
       this.server?.endPartition(replica.topic, replica.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER);
     }
     replica.leaderId = record.leader;
@@ -381,6 +390,9 @@ export class ReplicaManager {
       leaderEpoch,
       get logEndOffset() {
         return replica.log.logEndOffset;
+      },
+      get logStartOffset() {
+        return replica.log.logStartOffset;
       },
       get latestEpoch() {
         return replica.latestEpoch;
@@ -457,14 +469,26 @@ export class ReplicaManager {
     return { kind: "stream", partition: replica };
   }
 
-  private onFollowerReport(followerId: number, topic: string, partition: number, endOffset: number): void {
+  private onFollowerReport(followerId: number, topic: string, partition: number, endOffset: number, logStartOffset: number): void {
     const replica = this.replicas.get(partitionKey(topic, partition));
     if (!replica?.isLeader) return;
     const tracker = replica.tracker!;
     const nowMs = this.now();
     tracker.onFollowerReport(followerId, endOffset, replica.log.logEndOffset, nowMs);
+    tracker.onFollowerLogStart(followerId, logStartOffset);
     this.advanceHighWatermark(replica);
     this.maybeAlterIsr(replica, nowMs);
+    this.releaseDeleteRecords(replica);
+  }
+
+  /** The minimum log start offset over the live replicas (see IsrTracker.lowWatermark); leader only. */
+  private lowWatermark(replica: LocalReplica): number {
+    return replica.tracker!.lowWatermark(replica.log.logStartOffset, this.settings?.isLiveBroker ?? (() => true));
+  }
+
+  /** Answers the DeleteRecords requests the low watermark now covers. */
+  private releaseDeleteRecords(replica: LocalReplica): void {
+    if (replica.isLeader && replica.deleteRecordsWaiters.size > 0) replica.deleteRecordsWaiters.release(this.lowWatermark(replica));
   }
 
   /**
@@ -501,6 +525,7 @@ export class ReplicaManager {
       // Commits held back while the leader lease had lapsed move on here, followers or not.
       this.advanceHighWatermark(replica);
       this.maybeAlterIsr(replica, nowMs);
+      this.releaseDeleteRecords(replica);
     }
   }
 
@@ -540,7 +565,7 @@ export class ReplicaManager {
     this.replicas.delete(key);
     this.fetcher?.unfollow(replica.topic, replica.partition);
     this.server?.endPartition(replica.topic, replica.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-    replica.failCommitWaiters(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    replica.failWaiters(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     this.waiters.wake(key);
   }
 
@@ -626,12 +651,31 @@ export class ReplicaManager {
   }
 
   /**
-   * DeleteRecords on the leader: the log start moves to `offset` (at most the high watermark) and followers are
-   * told, so a later leader does not serve the deleted records again.
+   * DeleteRecords on the leader (Kafka's ReplicaManager.deleteRecords): the log start moves to `offset` (at most the
+   * high watermark) and followers hear of it with the replication stream. The answer waits until every live
+   * replica's log start has reached `offset` (the low watermark), so a later leader does not serve the deleted
+   * records again, or until timeoutMs passes: REQUEST_TIMED_OUT with the low watermark reached so far.
    */
-  deleteRecordsBefore(replica: LocalReplica, offset: number): void {
+  deleteRecords(replica: LocalReplica, offset: number, timeoutMs: number): Promise<LowWatermarkOutcome> {
     replica.log.deleteRecordsBefore(offset);
     this.server?.logStartChanged(replica.topic, replica.partition);
+    const lowWatermark = this.lowWatermark(replica);
+    if (lowWatermark >= offset) return Promise.resolve({ errorCode: ErrorCode.NONE, lowWatermark });
+    return new Promise((resolve) => {
+      let timer: Timer | undefined;
+      const withdraw = replica.deleteRecordsWaiters.park(offset, (outcome) => {
+        clearTimeout(timer);
+        resolve(outcome);
+      });
+      if (withdraw === null) {
+        resolve({ errorCode: ErrorCode.REQUEST_TIMED_OUT, lowWatermark });
+        return;
+      }
+      timer = setTimeout(() => {
+        withdraw();
+        resolve({ errorCode: ErrorCode.REQUEST_TIMED_OUT, lowWatermark: replica.isLeader ? this.lowWatermark(replica) : -1 });
+      }, Math.max(timeoutMs, 0));
+    });
   }
 
   /** acks=all: whether the ISR is large enough to accept a write at all (Kafka checks before appending). */
@@ -732,44 +776,6 @@ export class ReplicaManager {
   }
 }
 
-const RECOVERY_READ_BYTES = 1 << 20;
-
 function isrCheckIntervalMs(replicaLagTimeMaxMs: number): number {
   return Math.max(10, Math.floor(replicaLagTimeMaxMs / 2));
-}
-
-/** Whether the log holds the producer's batch at baseOffset: producer state and log must agree before a duplicate is answered. */
-function holdsBatch(partitionLog: PartitionLog, baseOffset: number, batch: BatchHeader): boolean {
-  if (baseOffset < partitionLog.logStartOffset || baseOffset >= partitionLog.logEndOffset) return false;
-  for (const held of batchHeadersFrom(partitionLog, baseOffset)) {
-    return (
-      held.baseOffset === baseOffset &&
-      held.producerId === batch.producerId &&
-      held.producerEpoch === batch.producerEpoch &&
-      held.baseSequence === batch.baseSequence &&
-      held.recordCount === batch.recordCount
-    );
-  }
-  return false;
-}
-
-/** Every batch header from `offset` to the end of the log, read through the mapped segments. */
-function* batchHeadersFrom(partitionLog: PartitionLog, offset: number): Generator<BatchHeader> {
-  let next = offset;
-  while (next < partitionLog.logEndOffset) {
-    const read = partitionLog.read(next, RECOVERY_READ_BYTES, { minOneBatch: true });
-    if ("outOfRange" in read || read.bytes === 0) return;
-    try {
-      for (const view of read.batches) {
-        for (let pos = 0; pos < view.byteLength; pos += batchSizeAt(view, pos)) {
-          const header = readBatchHeader(view, pos);
-          if (header.baseOffset + header.lastOffsetDelta < next) continue;
-          yield header;
-          next = header.baseOffset + header.lastOffsetDelta + 1;
-        }
-      }
-    } finally {
-      read.release();
-    }
-  }
 }

@@ -27,8 +27,8 @@ export type SubscribeAnswer =
 /** The replica manager's side of the protocol. */
 export interface LeaderSide {
   subscribe(followerId: number, frame: ReplicationFrame & { type: typeof FrameType.SUBSCRIBE }): SubscribeAnswer;
-  /** A follower holds everything below endOffset (under its flush policy). */
-  followerReport(followerId: number, topic: string, partition: number, endOffset: number): void;
+  /** A follower holds everything below endOffset (under its flush policy), and its log starts at logStartOffset. */
+  followerReport(followerId: number, topic: string, partition: number, endOffset: number, logStartOffset: number): void;
 }
 
 export interface ReplicationServerOptions {
@@ -128,7 +128,7 @@ export class ReplicationServer {
       case FrameType.ACK: {
         const stream = connection.streams.get(frame.streamId);
         if (stream === undefined) return;
-        this.side.followerReport(connection.followerId, stream.topic, stream.partitionIndex, frame.endOffset);
+        this.side.followerReport(connection.followerId, stream.topic, stream.partitionIndex, frame.endOffset, frame.logStartOffset);
         return;
       }
       case FrameType.UNSUBSCRIBE:
@@ -170,7 +170,7 @@ export class ReplicationServer {
     };
     stream.unlisten = answer.partition.log.onAppend(() => this.schedulePump(connection, stream));
     connection.streams.set(stream.id, stream);
-    this.side.followerReport(connection.followerId, stream.topic, stream.partitionIndex, frame.fetchOffset);
+    this.side.followerReport(connection.followerId, stream.topic, stream.partitionIndex, frame.fetchOffset, frame.logStartOffset);
     this.pump(connection, stream);
   }
 

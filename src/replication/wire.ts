@@ -4,8 +4,8 @@
  * Partitions are multiplexed as streams the follower numbers when it subscribes.
  *
  *   follower -> leader  HELLO      followerId:int32
- *                       SUBSCRIBE  streamId:int32 partition:int32 leaderEpoch:int32 lastEpoch:int32 fetchOffset:int64 topic:utf8(rest)
- *                       ACK        streamId:int32 endOffset:int64          (what the follower holds under its flush policy)
+ *                       SUBSCRIBE  streamId:int32 partition:int32 leaderEpoch:int32 lastEpoch:int32 fetchOffset:int64 logStartOffset:int64 topic:utf8(rest)
+ *                       ACK        streamId:int32 endOffset:int64 logStartOffset:int64   (what the follower holds under its flush policy)
  *                       UNSUBSCRIBE streamId:int32
  *   leader -> follower  BATCHES    streamId:int32 highWatermark:int64 logStartOffset:int64 records(rest: whole batches as stored)
  *                       HWM        streamId:int32 highWatermark:int64 logStartOffset:int64
@@ -17,7 +17,8 @@
  * OffsetForLeaderEpoch, folded into the subscription as in KIP-320) and either answers DIVERGING or pushes
  * batches from fetchOffset as they are appended, bounded by its send queue. The leader's high watermark and log
  * start offset ride along (as in Kafka's fetch response): a follower's log start follows the leader's, so records
- * removed by DeleteRecords stay removed when leadership moves.
+ * removed by DeleteRecords stay removed when leadership moves. The follower's own log start comes back with
+ * SUBSCRIBE and ACK (as in Kafka's fetch request): DeleteRecords is answered once every live replica's has moved.
  */
 export const FrameType = {
   HELLO: 1,
@@ -33,8 +34,8 @@ export const FrameType = {
 
 export type ReplicationFrame =
   | { type: typeof FrameType.HELLO; followerId: number }
-  | { type: typeof FrameType.SUBSCRIBE; streamId: number; topic: string; partition: number; leaderEpoch: number; lastEpoch: number; fetchOffset: number }
-  | { type: typeof FrameType.ACK; streamId: number; endOffset: number }
+  | { type: typeof FrameType.SUBSCRIBE; streamId: number; topic: string; partition: number; leaderEpoch: number; lastEpoch: number; fetchOffset: number; logStartOffset: number }
+  | { type: typeof FrameType.ACK; streamId: number; endOffset: number; logStartOffset: number }
   | { type: typeof FrameType.UNSUBSCRIBE; streamId: number }
   | { type: typeof FrameType.BATCHES; streamId: number; highWatermark: number; logStartOffset: number; records: Uint8Array }
   | { type: typeof FrameType.HWM; streamId: number; highWatermark: number; logStartOffset: number }
@@ -75,22 +76,24 @@ export function encodeHello(followerId: number): Uint8Array {
   return bytes;
 }
 
-export function encodeSubscribe(f: { streamId: number; topic: string; partition: number; leaderEpoch: number; lastEpoch: number; fetchOffset: number }): Uint8Array {
+export function encodeSubscribe(f: { streamId: number; topic: string; partition: number; leaderEpoch: number; lastEpoch: number; fetchOffset: number; logStartOffset: number }): Uint8Array {
   const topic = encoder.encode(f.topic);
-  const { bytes, view } = frame(FrameType.SUBSCRIBE, 4 + 4 + 4 + 4 + 8 + topic.length);
+  const { bytes, view } = frame(FrameType.SUBSCRIBE, 4 + 4 + 4 + 4 + 8 + 8 + topic.length);
   view.setInt32(5, f.streamId);
   view.setInt32(9, f.partition);
   view.setInt32(13, f.leaderEpoch);
   view.setInt32(17, f.lastEpoch);
   setInt64(view, 21, f.fetchOffset);
-  bytes.set(topic, 29);
+  setInt64(view, 29, f.logStartOffset);
+  bytes.set(topic, 37);
   return bytes;
 }
 
-export function encodeAck(streamId: number, endOffset: number): Uint8Array {
-  const { bytes, view } = frame(FrameType.ACK, 12);
+export function encodeAck(streamId: number, endOffset: number, logStartOffset: number): Uint8Array {
+  const { bytes, view } = frame(FrameType.ACK, 20);
   view.setInt32(5, streamId);
   setInt64(view, 9, endOffset);
+  setInt64(view, 17, logStartOffset);
   return bytes;
 }
 
@@ -155,18 +158,27 @@ export function decodeFrame(body: Uint8Array): ReplicationFrame {
       need(5);
       return { type, followerId: view.getInt32(1) };
     case FrameType.SUBSCRIBE: {
-      need(25);
+      need(33);
       let topic: string;
       try {
-        topic = decoder.decode(body.subarray(25));
+        topic = decoder.decode(body.subarray(33));
       } catch {
         throw new ReplicationProtocolError("topic name is not UTF-8");
       }
-      return { type, streamId: view.getInt32(1), partition: view.getInt32(5), leaderEpoch: view.getInt32(9), lastEpoch: view.getInt32(13), fetchOffset: getInt64(view, 17), topic };
+      return {
+        type,
+        streamId: view.getInt32(1),
+        partition: view.getInt32(5),
+        leaderEpoch: view.getInt32(9),
+        lastEpoch: view.getInt32(13),
+        fetchOffset: getInt64(view, 17),
+        logStartOffset: getInt64(view, 25),
+        topic,
+      };
     }
     case FrameType.ACK:
-      need(13);
-      return { type, streamId: view.getInt32(1), endOffset: getInt64(view, 5) };
+      need(21);
+      return { type, streamId: view.getInt32(1), endOffset: getInt64(view, 5), logStartOffset: getInt64(view, 13) };
     case FrameType.UNSUBSCRIBE:
       need(5);
       return { type, streamId: view.getInt32(1) };

@@ -28,21 +28,24 @@ test("an idle follower that left the ISR rejoins on a report of the same end off
   expect(tracker.planIsrChange(42, 42, 6_000)).toEqual({ isr: [1, 2], leaderEpoch: 3, partitionEpoch: 6, reason: "expand" });
 });
 
-test("a subscribed follower reports its end offset again with no new batches", async () => {
-  const LOG_END = 42;
-  const idleLog = { logStartOffset: 0, logEndOffset: LOG_END, onAppend: () => () => {} } as unknown as PartitionLog;
-  const leaderPartition: LeaderPartition = { log: idleLog, highWatermark: LOG_END };
-  const reports: { followerId: number; endOffset: number }[] = [];
+interface Report {
+  followerId: number;
+  endOffset: number;
+  logStartOffset: number;
+}
+
+/** A leader's replication server for one partition and a follower's fetcher subscribed to it, in this process. */
+function replicate(leaderPartition: LeaderPartition, follower: FollowerPartition, reportIntervalMs: number): { server: ReplicationServer; reports: Report[] } {
+  const reports: Report[] = [];
   const server = new ReplicationServer(
     { host: "127.0.0.1", port: 0, maxFrameBytes: 1 << 20, maxQueuedBytes: 1 << 20, maxSendBytes: 1 << 16 },
     {
       subscribe: () => ({ kind: "stream", partition: leaderPartition }),
-      followerReport: (followerId, _topic, _partition, endOffset) => void reports.push({ followerId, endOffset }),
+      followerReport: (followerId, _topic, _partition, endOffset, logStartOffset) => void reports.push({ followerId, endOffset, logStartOffset }),
     },
   );
   server.listen();
   cleanups.push(() => server.stop());
-
   const fetcher = new ReplicaFetcher({
     nodeId: 2,
     maxFrameBytes: 1 << 20,
@@ -50,14 +53,21 @@ test("a subscribed follower reports its end offset again with no new batches", a
     addressOf: () => ({ host: "127.0.0.1", port: server.port }),
     initialBackoffMs: 10,
     maxBackoffMs: 100,
-    reportIntervalMs: 20,
+    reportIntervalMs,
   });
   cleanups.push(() => fetcher.close());
-  const follower: FollowerPartition = {
+  fetcher.follow(follower, 1);
+  return { server, reports };
+}
+
+/** A follower that already holds everything an idle leader has; its log start follows the leader's. */
+function idleFollower(logEndOffset: number): FollowerPartition {
+  const follower = {
     topic: "idle",
     partition: 0,
     leaderEpoch: 3,
-    logEndOffset: LOG_END,
+    logEndOffset,
+    logStartOffset: 0,
     latestEpoch: 3,
     appendReplicated: () => Promise.reject(new Error("an idle leader pushes no batches")),
     truncateForDivergence: () => {
@@ -67,11 +77,34 @@ test("a subscribed follower reports its end offset again with no new batches", a
       throw new Error("no restart expected");
     },
     setLeaderHighWatermark: () => {},
-    setLeaderLogStartOffset: () => {},
+    setLeaderLogStartOffset: (leaderLogStartOffset: number) => {
+      follower.logStartOffset = Math.max(follower.logStartOffset, leaderLogStartOffset);
+    },
   };
-  fetcher.follow(follower, 1);
+  return follower;
+}
+
+test("a subscribed follower reports its end offset again with no new batches", async () => {
+  const LOG_END = 42;
+  const idleLog = { logStartOffset: 0, logEndOffset: LOG_END, onAppend: () => () => {} } as unknown as PartitionLog;
+  const { reports } = replicate({ log: idleLog, highWatermark: LOG_END }, idleFollower(LOG_END), 20);
 
   // The subscription itself counts as the first report; the timer's re-reports follow it.
   await waitFor(() => reports.length >= 3, "the idle follower to report its end offset again");
-  expect(reports.every((r) => r.followerId === 2 && r.endOffset === LOG_END)).toBe(true);
+  expect(reports.every((r) => r.followerId === 2 && r.endOffset === LOG_END && r.logStartOffset === 0)).toBe(true);
+});
+
+test("a follower reports its moved log start at once, not on the next periodic report", async () => {
+  const LOG_END = 42;
+  const idleLog = { logStartOffset: 0, logEndOffset: LOG_END, onAppend: () => () => {} } as unknown as PartitionLog;
+  // No periodic report within the test: every report after the subscription is the follower's own.
+  const { server, reports } = replicate({ log: idleLog, highWatermark: LOG_END }, idleFollower(LOG_END), 600_000);
+  await waitFor(() => reports.length >= 1, "the subscription to count as a report");
+  (idleLog as { logStartOffset: number }).logStartOffset = 30;
+  server.logStartChanged("idle", 0);
+  await waitFor(() => reports.length >= 2, "the follower to report its moved log start");
+  expect(reports).toEqual([
+    { followerId: 2, endOffset: LOG_END, logStartOffset: 0 },
+    { followerId: 2, endOffset: LOG_END, logStartOffset: 30 },
+  ]);
 });

@@ -115,3 +115,44 @@ test("a fenced broker is not proposed for the ISR however in sync its last repor
   expect(t.planIsrChange(0, 0, 1_000, (id) => id !== 3)).toBeNull();
   expect(t.planIsrChange(0, 0, 1_000, () => true)?.isr).toEqual([1, 2, 3]);
 });
+
+describe("low watermark (when DeleteRecords is answered)", () => {
+  const everyoneLive = () => true;
+
+  test("is the minimum log start over the leader and every live follower, held back by followers not yet heard from", () => {
+    const t = tracker();
+    expect(t.lowWatermark(60, everyoneLive)).toBe(-1);
+    t.onFollowerLogStart(2, 60);
+    expect(t.lowWatermark(60, everyoneLive)).toBe(-1);
+    t.onFollowerLogStart(3, 40);
+    expect(t.lowWatermark(60, everyoneLive)).toBe(40);
+    t.onFollowerLogStart(3, 60);
+    expect(t.lowWatermark(60, everyoneLive)).toBe(60);
+    // The leader's own log start bounds it too.
+    expect(t.lowWatermark(50, everyoneLive)).toBe(50);
+  });
+
+  test("counts followers outside the ISR and leaves out those on fenced brokers, as Kafka's lowWatermarkIfLeader", () => {
+    const t = tracker({ isr: [1, 2] });
+    t.onFollowerLogStart(2, 60);
+    t.onFollowerLogStart(3, 10);
+    expect(t.lowWatermark(60, everyoneLive)).toBe(10);
+    expect(t.lowWatermark(60, (id) => id !== 3)).toBe(60);
+    // Not yet heard from, but fenced: it does not hold the answer back.
+    const fresh = tracker();
+    fresh.onFollowerLogStart(2, 60);
+    expect(fresh.lowWatermark(60, (id) => id !== 3)).toBe(60);
+  });
+
+  test("with no followers (one replica) it is the leader's log start", () => {
+    expect(tracker({ replicas: [1], isr: [1] }).lowWatermark(60, everyoneLive)).toBe(60);
+  });
+
+  test("a follower leaving the ISR keeps its reported log start", () => {
+    const t = tracker();
+    t.onFollowerLogStart(2, 60);
+    t.onFollowerLogStart(3, 60);
+    t.onPartitionRecord([1, 2], 10, 2_000);
+    expect(t.lowWatermark(60, everyoneLive)).toBe(60);
+  });
+});

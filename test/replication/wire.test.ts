@@ -26,9 +26,9 @@ function roundTrip(frame: Uint8Array) {
 describe("replication wire format", () => {
   test("every frame round-trips through the length framing", () => {
     expect(roundTrip(encodeHello(3))).toEqual({ type: FrameType.HELLO, followerId: 3 });
-    const subscribe = { streamId: 7, topic: "orders.ü", partition: 5, leaderEpoch: 9, lastEpoch: 8, fetchOffset: 2 ** 40 };
+    const subscribe = { streamId: 7, topic: "orders.ü", partition: 5, leaderEpoch: 9, lastEpoch: 8, fetchOffset: 2 ** 40, logStartOffset: 2 ** 39 };
     expect(roundTrip(encodeSubscribe(subscribe))).toEqual({ type: FrameType.SUBSCRIBE, ...subscribe });
-    expect(roundTrip(encodeAck(7, 123_456_789_012))).toEqual({ type: FrameType.ACK, streamId: 7, endOffset: 123_456_789_012 });
+    expect(roundTrip(encodeAck(7, 123_456_789_012, 60))).toEqual({ type: FrameType.ACK, streamId: 7, endOffset: 123_456_789_012, logStartOffset: 60 });
     expect(roundTrip(encodeUnsubscribe(7))).toEqual({ type: FrameType.UNSUBSCRIBE, streamId: 7 });
     expect(roundTrip(encodeHighWatermark(7, 55, 2 ** 40))).toEqual({ type: FrameType.HWM, streamId: 7, highWatermark: 55, logStartOffset: 2 ** 40 });
     expect(roundTrip(encodeDiverging(7, -1, 40))).toEqual({ type: FrameType.DIVERGING, streamId: 7, epoch: -1, endOffset: 40 });
@@ -55,9 +55,10 @@ describe("replication wire format", () => {
 
   test("short, unknown and malformed frames are protocol errors, not crashes", () => {
     expect(() => decodeFrame(new Uint8Array([FrameType.ACK, 0, 0]))).toThrow(ReplicationProtocolError);
+    expect(() => decodeFrame(encodeAck(1, 2, 3).subarray(4, 17))).toThrow(ReplicationProtocolError);
     expect(() => decodeFrame(new Uint8Array([99]))).toThrow(ReplicationProtocolError);
     expect(() => decodeFrame(new Uint8Array(0))).toThrow(ReplicationProtocolError);
-    const badTopic = encodeSubscribe({ streamId: 1, topic: "t", partition: 0, leaderEpoch: 0, lastEpoch: 0, fetchOffset: 0 });
+    const badTopic = encodeSubscribe({ streamId: 1, topic: "t", partition: 0, leaderEpoch: 0, lastEpoch: 0, fetchOffset: 0, logStartOffset: 0 });
     badTopic[badTopic.length - 1] = 0xff;
     expect(() => decodeFrame(badTopic.subarray(4))).toThrow(ReplicationProtocolError);
   });
