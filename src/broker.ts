@@ -209,6 +209,18 @@ export class Broker {
     raft("chronik_raft_leader", "1 when this node is the Raft leader (the controller), else 0.", (s) => (s.isLeader ? 1 : 0));
     raft("chronik_raft_commit_index", "Highest metadata log index known committed.", (s) => s.commitIndex);
     raft("chronik_raft_applied_index", "Highest metadata log index applied here.", (s) => s.appliedIndex);
+    const applyErrors = (name: string, help: string, pick: (e: ReturnType<RaftMetadataLog["applyErrors"]>) => number) =>
+      this.metrics.register(new Gauge(name, help, () => [[undefined, pick(this.metadata.applyErrors())]]));
+    applyErrors(
+      "chronik_metadata_load_errors_total",
+      "Committed metadata records refused as malformed or undone because applying them threw; later records still apply (Kafka's metadata-load-error-count).",
+      (e) => e.load,
+    );
+    applyErrors(
+      "chronik_metadata_apply_errors_total",
+      "Errors of this broker's components taking applied metadata changes (Kafka's metadata-apply-error-count).",
+      (e) => e.apply,
+    );
     const perReplica = (name: string, help: string, pick: (r: LocalReplica) => number) =>
       this.metrics.register(
         new Gauge(name, help, () => [...this.replicas.allReplicas()].map((r) => [{ topic: r.topic, partition: r.partition }, pick(r)] as [Record<string, string | number>, number])),

@@ -1,9 +1,9 @@
-import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
 import { RaftNode, RaftProposalError, type AppliedCommand } from "../raft/node.ts";
 import type { PeerAddress } from "../raft/tcp-transport.ts";
-import type { CommandOutcome, MetadataChange, MetadataCommand } from "./records.ts";
-import { MetadataState, type MetadataSnapshot } from "./state.ts";
+import { decodeMetadataEntry, decodeMetadataSnapshot, encodeMetadataEntry, encodeMetadataSnapshot, type MetadataEntry } from "./log-format.ts";
+import { commandProblem, type CommandOutcome, type MetadataChange, type MetadataCommand } from "./records.ts";
+import { MetadataState } from "./state.ts";
 
 const log = logger("metadata");
 
@@ -32,9 +32,6 @@ export interface RaftMetadataLogOptions {
   proposalTimeoutMs?: number;
 }
 
-/** [proposer incarnation, proposal sequence, commands]: lets the proposer pick up its commands' outcomes. */
-type Entry = [string, number, MetadataCommand[]];
-
 /** Raft's randomized timeout spans [ELECTION_TICKS, 2 * ELECTION_TICKS) ticks: fine enough for jitter, coarse enough for few wake-ups. */
 const ELECTION_TICKS = 10;
 const SOLO_ELECTION_TICKS = 2;
@@ -56,6 +53,8 @@ export class RaftMetadataLog implements MetadataLog {
   private readonly tickMs: number;
   private readonly electionTicks: number;
   private readonly proposalTimeoutMs: number;
+  /** Committed records this node refused or undid (Kafka's metadata-load-error-count), and listeners that threw (its metadata-apply-error-count). */
+  private readonly errors = { load: 0, apply: 0 };
 
   private constructor(options: RaftMetadataLogOptions) {
     // A lone voter has nobody to hear from: it elects itself at once rather than after an election timeout.
@@ -74,13 +73,14 @@ export class RaftMetadataLog implements MetadataLog {
       proposalTimeoutMs: this.proposalTimeoutMs,
       readTimeoutMs: this.proposalTimeoutMs,
       onApply: (entry) => this.apply(entry),
+      decodeCommand: decodeMetadataEntry,
       snapshots: {
         everyEntries: options.snapshotEveryEntries ?? 4096,
-        take: () => pack(this.state.toSnapshot()) as Uint8Array,
+        take: () => encodeMetadataSnapshot(this.state.toSnapshot()),
         restore: (data, index) => {
-          this.state.restore(unpack(data) as MetadataSnapshot);
+          this.state.restore(decodeMetadataSnapshot(data, index));
           log.info("metadata restored from a snapshot", { index, topics: this.state.topicCount() });
-          this.notify({ type: "restored" });
+          this.notify({ type: "restored" }, index);
         },
       },
     });
@@ -104,6 +104,10 @@ export class RaftMetadataLog implements MetadataLog {
   raftStatus(): { term: number; isLeader: boolean; commitIndex: number; appliedIndex: number } {
     return { term: this.node.term, isLeader: this.node.isLeader, commitIndex: this.node.commitIndex, appliedIndex: this.node.appliedIndex };
   }
+  /** Errors met applying committed metadata here, for metrics: the node goes on after each. */
+  applyErrors(): { load: number; apply: number } {
+    return { ...this.errors };
+  }
   get electionTimeoutMs(): number {
     return this.tickMs * 2 * this.electionTicks;
   }
@@ -125,10 +129,15 @@ export class RaftMetadataLog implements MetadataLog {
     }
   }
 
+  /** Throws, before proposing, for a malformed command: every node would refuse it once committed. */
   async propose(commands: readonly MetadataCommand[]): Promise<CommandOutcome[]> {
     if (commands.length === 0) return [];
+    for (const command of commands) {
+      const problem = commandProblem(command);
+      if (problem !== null) throw new Error(`malformed metadata command ${command.type}: ${problem}`);
+    }
     const sequence = this.nextSequence++;
-    const entry: Entry = [this.incarnation, sequence, [...commands]];
+    const entry = encodeMetadataEntry({ incarnation: this.incarnation, sequence, commands: [...commands] });
     this.awaitingOutcomes.set(sequence, null);
     const deadlineMs = performance.now() + this.proposalTimeoutMs;
     try {
@@ -151,18 +160,31 @@ export class RaftMetadataLog implements MetadataLog {
   }
 
   private apply(applied: AppliedCommand): void {
-    const [incarnation, sequence, commands] = applied.command as Entry;
+    const { incarnation, sequence, commands } = applied.command as MetadataEntry;
     const outcomes: CommandOutcome[] = [];
     for (const command of commands) {
-      const { outcome, changes } = this.state.apply(command, applied.index);
+      const { outcome, changes, fault } = this.state.apply(command, applied.index);
+      if (fault !== undefined) {
+        this.errors.load++;
+        const type = (command as { type?: unknown } | null)?.type;
+        log.error("committed metadata record refused; the state is unchanged and later records apply", { index: applied.index, type, fault });
+      }
       outcomes.push(outcome);
-      for (const change of changes) this.notify(change);
+      for (const change of changes) this.notify(change, applied.index);
     }
     if (incarnation === this.incarnation && this.awaitingOutcomes.has(sequence)) this.awaitingOutcomes.set(sequence, outcomes);
   }
 
-  private notify(change: MetadataChange): void {
-    for (const listener of this.listeners) listener(change, this.state);
+  /** A listener's failure is its own: the state has applied the change on every node, so the log goes on. */
+  private notify(change: MetadataChange, index: number): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change, this.state);
+      } catch (error) {
+        this.errors.apply++;
+        log.error("a listener failed to take an applied metadata change", { index, change: change.type, error });
+      }
+    }
   }
 
   async close(): Promise<void> {

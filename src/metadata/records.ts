@@ -98,3 +98,83 @@ export type MetadataChange =
 export type CommandOutcome =
   | { readonly errorCode: 0; readonly topic?: TopicRecord; readonly firstProducerId?: number; readonly brokerEpoch?: number }
   | { readonly errorCode: number; readonly errorMessage: string };
+
+/**
+ * Why `command` is not a well-formed metadata command, or null when it is. The log is data: a record a bug or
+ * another build wrote must be refused the same way on every node, before it touches the state.
+ */
+export function commandProblem(command: unknown): string | null {
+  if (!isObject(command)) return "not a command object";
+  const c = command as Record<string, unknown>;
+  switch (c.type) {
+    case "init-cluster":
+      return isString(c.clusterId) ? null : "clusterId must be a string";
+    case "register-broker":
+      return brokerProblem(c.broker);
+    case "broker-heartbeat":
+      return isInteger(c.nodeId) && isInteger(c.brokerEpoch) ? null : "nodeId and brokerEpoch must be integers";
+    case "fence-broker":
+      if (!isInteger(c.nodeId) || !isInteger(c.brokerEpoch)) return "nodeId and brokerEpoch must be integers";
+      return c.reason === "session-timeout" || c.reason === "controlled-shutdown" ? null : `unknown fence reason ${String(c.reason)}`;
+    case "create-topic":
+      if (!isString(c.name) || !isString(c.topicId)) return "name and topicId must be strings";
+      return isStringMap(c.configs, false) ? placementProblem(c.placement) : "configs must map names to strings";
+    case "delete-topic":
+      return isString(c.name) ? null : "name must be a string";
+    case "alter-topic-configs":
+      if (!isString(c.name)) return "name must be a string";
+      return isStringMap(c.configs, true) ? null : "configs must map names to strings or null";
+    case "create-partitions":
+      if (!isString(c.name) || !isCount(c.firstPartition)) return "name must be a string and firstPartition a count";
+      return placementProblem(c.placement);
+    case "allocate-producer-ids":
+      return isCount(c.count) && (c.count as number) > 0 ? null : `a producer id block of ${String(c.count)}`;
+    case "alter-partition":
+      if (!isString(c.topic) || !isCount(c.partition)) return "topic must be a string and partition a count";
+      if (!isInteger(c.leaderEpoch) || !isInteger(c.partitionEpoch)) return "leaderEpoch and partitionEpoch must be integers";
+      return isNodeList(c.isr) ? null : "isr must list node ids";
+    case "elect-leader":
+      if (!isString(c.topic) || !isCount(c.partition)) return "topic must be a string and partition a count";
+      return c.election === "preferred" || c.election === "unclean" ? null : `unknown election ${String(c.election)}`;
+    default:
+      return `unknown command type ${String(c.type)}`;
+  }
+}
+
+function brokerProblem(broker: unknown): string | null {
+  if (!isObject(broker)) return "broker must be an object";
+  const b = broker as Record<string, unknown>;
+  if (!isCount(b.nodeId) || !isString(b.host) || !isPort(b.port)) return "broker needs a nodeId, host and port";
+  if (b.rack !== null && !isString(b.rack)) return "rack must be a string or null";
+  return b.replicationPort === undefined || isPort(b.replicationPort) ? null : "replicationPort must be a port";
+}
+
+function placementProblem(placement: unknown): string | null {
+  if (!isObject(placement)) return "placement must be an object";
+  const p = placement as Record<string, unknown>;
+  if (p.kind === "balanced") {
+    return isCount(p.count) && (p.count as number) > 0 && isCount(p.replicationFactor) && (p.replicationFactor as number) > 0
+      ? null
+      : "a balanced placement needs a positive count and replication factor";
+  }
+  if (p.kind === "explicit") {
+    const replicas = p.replicas;
+    const valid = Array.isArray(replicas) && replicas.length > 0 && replicas.every((list) => isNodeList(list) && list.length > 0);
+    return valid ? null : "an explicit placement needs non-empty replica lists of distinct node ids";
+  }
+  return `unknown placement kind ${String(p.kind)}`;
+}
+
+const isObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
+const isString = (v: unknown): boolean => typeof v === "string";
+const isInteger = (v: unknown): boolean => Number.isSafeInteger(v);
+const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const isPort = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65_535;
+
+function isNodeList(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every(isCount) && new Set(v).size === v.length;
+}
+
+function isStringMap(v: unknown, nullable: boolean): boolean {
+  return isObject(v) && Object.values(v as object).every((value) => isString(value) || (nullable && value === null));
+}

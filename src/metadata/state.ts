@@ -1,6 +1,6 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { assignReplicas, newPartition, type PartitionLoad } from "./assignment.ts";
-import type { BrokerRecord, CommandOutcome, MetadataChange, MetadataCommand, PartitionRecord, Placement, TopicRecord } from "./records.ts";
+import { commandProblem, type BrokerRecord, type CommandOutcome, type MetadataChange, type MetadataCommand, type PartitionRecord, type Placement, type TopicRecord } from "./records.ts";
 
 export interface MetadataSnapshot {
   clusterId: string | null;
@@ -14,6 +14,8 @@ export interface MetadataSnapshot {
 export interface Applied {
   outcome: CommandOutcome;
   changes: MetadataChange[];
+  /** Set when the record was refused as malformed, or its apply threw and was undone: a bug or a foreign build wrote it. */
+  fault?: string;
 }
 
 const ACCEPTED: CommandOutcome = { errorCode: ErrorCode.NONE };
@@ -25,7 +27,8 @@ function rejected(errorCode: number, errorMessage: string): Applied {
 /**
  * The metadata state machine: pure, deterministic, applied in Raft log order on every node. Proposers validate
  * against their own (possibly stale) view, so a command that no longer fits is a rejected no-op here, the same
- * on every node; a command no proposer could have built (partitions out of order) is a bug and throws.
+ * on every node. A command no proposer could have built is a fault: refused when malformed, undone when its apply
+ * throws, the same on every node, and the log goes on (Kafka's brokers count such records and keep loading).
  */
 export class MetadataState implements PartitionLoad {
   clusterId: string | null = null;
@@ -36,6 +39,8 @@ export class MetadataState implements PartitionLoad {
   private readonly brokerEpochs = new Map<number, number>();
   private readonly leaderCounts = new Map<number, number>();
   private readonly replicaCounts = new Map<number, number>();
+  /** While a command applies: how to undo each of its changes, in the order they were made. */
+  private undo: (() => void)[] | null = null;
 
   static fromSnapshot(snapshot: MetadataSnapshot): MetadataState {
     const state = new MetadataState();
@@ -109,17 +114,38 @@ export class MetadataState implements PartitionLoad {
     return this.replicaCounts.get(nodeId) ?? 0;
   }
 
-  /** Applies one command at Raft log index `index` (a registration's index is the broker's epoch). */
-  apply(command: MetadataCommand, index: number): Applied {
+  /**
+   * Applies one command at Raft log index `index` (a registration's index is the broker's epoch), as a unit: it
+   * never throws, and a faulty command leaves the state as it was. The command is checked, since the log is data.
+   */
+  apply(command: unknown, index: number): Applied {
+    const undo: (() => void)[] = [];
+    this.undo = undo;
+    try {
+      const problem = commandProblem(command);
+      if (problem !== null) return { ...rejected(ErrorCode.UNKNOWN_SERVER_ERROR, `malformed metadata record: ${problem}`), fault: problem };
+      return this.applyCommand(command as MetadataCommand, index);
+    } catch (error) {
+      for (const step of undo.reverse()) step();
+      const fault = `applying it threw ${String(error)}`;
+      return { ...rejected(ErrorCode.UNKNOWN_SERVER_ERROR, `metadata record not applied: ${fault}`), fault };
+    } finally {
+      this.undo = null;
+    }
+  }
+
+  private applyCommand(command: MetadataCommand, index: number): Applied {
     switch (command.type) {
-      case "init-cluster":
+      case "init-cluster": {
         if (this.clusterId !== null) return rejected(ErrorCode.INCONSISTENT_CLUSTER_ID, `cluster already initialised as ${this.clusterId}`);
+        this.undo?.push(() => (this.clusterId = null));
         this.clusterId = command.clusterId;
         return { outcome: ACCEPTED, changes: [command] };
+      }
       case "register-broker": {
         const broker: BrokerRecord = { ...command.broker, fenced: false };
-        this.brokersById.set(broker.nodeId, broker);
-        this.brokerEpochs.set(broker.nodeId, index);
+        this.put(this.brokersById, broker.nodeId, broker);
+        this.put(this.brokerEpochs, broker.nodeId, index);
         const changes: MetadataChange[] = [{ type: "broker", broker, brokerEpoch: index }, ...this.electLeaderless(broker.nodeId)];
         return { outcome: { errorCode: ErrorCode.NONE, brokerEpoch: index }, changes };
       }
@@ -133,7 +159,7 @@ export class MetadataState implements PartitionLoad {
         const changes: MetadataChange[] = [{ type: "broker-heartbeat", nodeId: broker.nodeId, brokerEpoch: epoch }];
         if (broker.fenced) {
           const unfenced = { ...broker, fenced: false };
-          this.brokersById.set(broker.nodeId, unfenced);
+          this.put(this.brokersById, broker.nodeId, unfenced);
           changes.push({ type: "broker", broker: unfenced, brokerEpoch: epoch }, ...this.electLeaderless(broker.nodeId));
         }
         return { outcome: ACCEPTED, changes };
@@ -145,7 +171,7 @@ export class MetadataState implements PartitionLoad {
         }
         if (broker.fenced) return { outcome: ACCEPTED, changes: [] };
         const fenced = { ...broker, fenced: true };
-        this.brokersById.set(broker.nodeId, fenced);
+        this.put(this.brokersById, broker.nodeId, fenced);
         return { outcome: ACCEPTED, changes: [{ type: "broker", broker: fenced, brokerEpoch: command.brokerEpoch }, ...this.moveLeadershipAway(broker.nodeId)] };
       }
       case "create-topic": {
@@ -193,8 +219,8 @@ export class MetadataState implements PartitionLoad {
       case "elect-leader":
         return this.electLeader(command);
       case "allocate-producer-ids": {
-        if (!Number.isSafeInteger(command.count) || command.count <= 0) throw new Error(`producer id block of ${command.count}`);
         const firstProducerId = this.nextProducerId;
+        this.undo?.push(() => (this.nextProducerId = firstProducerId));
         this.nextProducerId += command.count;
         return { outcome: { errorCode: ErrorCode.NONE, firstProducerId }, changes: [{ type: "allocate-producer-ids", firstProducerId, count: command.count }] };
       }
@@ -309,30 +335,51 @@ export class MetadataState implements PartitionLoad {
   }
 
   private addTopic(topic: TopicRecord): void {
-    this.topicsByName.set(topic.name, topic);
-    this.topicsById.set(topic.topicId, topic);
+    this.put(this.topicsByName, topic.name, topic);
+    this.put(this.topicsById, topic.topicId, topic);
     this.count(topic, 1);
   }
 
   private removeTopic(topic: TopicRecord): void {
-    this.topicsByName.delete(topic.name);
-    this.topicsById.delete(topic.topicId);
+    this.remove(this.topicsByName, topic.name);
+    this.remove(this.topicsById, topic.topicId);
     this.count(topic, -1);
   }
 
   /** Keeps the topic's place in iteration order, so listings stay stable across config changes. */
   private replaceTopic(previous: TopicRecord, topic: TopicRecord): void {
     this.count(previous, -1);
-    this.topicsByName.set(topic.name, topic);
-    this.topicsById.set(topic.topicId, topic);
+    this.put(this.topicsByName, topic.name, topic);
+    this.put(this.topicsById, topic.topicId, topic);
     this.count(topic, 1);
   }
 
   private count(topic: TopicRecord, sign: 1 | -1): void {
     for (const p of topic.partitions) {
-      if (p.leader !== -1) this.leaderCounts.set(p.leader, this.leaders(p.leader) + sign);
-      for (const r of p.replicas) this.replicaCounts.set(r, this.replicas(r) + sign);
+      if (p.leader !== -1) this.put(this.leaderCounts, p.leader, this.leaders(p.leader) + sign);
+      for (const r of p.replicas) this.put(this.replicaCounts, r, this.replicas(r) + sign);
     }
+  }
+
+  /** Every change to the maps goes through put and remove, which keep the undo of the command being applied. */
+  private put<K, V>(map: Map<K, V>, key: K, value: V): void {
+    if (this.undo) {
+      if (map.has(key)) {
+        const previous = map.get(key) as V;
+        this.undo.push(() => map.set(key, previous));
+      } else {
+        this.undo.push(() => map.delete(key));
+      }
+    }
+    map.set(key, value);
+  }
+
+  /** An undone removal puts the key back last in iteration order: the same on every node. */
+  private remove<K, V>(map: Map<K, V>, key: K): void {
+    if (!map.has(key)) return;
+    const previous = map.get(key) as V;
+    this.undo?.push(() => map.set(key, previous));
+    map.delete(key);
   }
 }
 

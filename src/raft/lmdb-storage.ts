@@ -4,15 +4,22 @@
  * commit: while MAX_BATCHES_IN_FLIGHT batches are being written, the readies handed off meanwhile gather into the
  * next batch, one atomic transaction and fsync for all of them (each commit also costs the event loop a hand-off to
  * the write thread and a wake-up back). A ready that only moves the commit index writes nothing; the index goes along
- * with the next write (see durability.ts).
+ * with the next write (see durability.ts). The store records the version of its layout under FORMAT_KEY.
  */
 import { open, type Database, type RootDatabase } from "lmdb";
 import { Packr } from "msgpackr";
 import { mustSync, type DurableVote } from "./durability.ts";
-import { assert, type Entry, type EntryType, type HardState, type PersistedState, type Ready, type Snapshot } from "./types.ts";
+import { assert, LogFormatError, type Entry, type EntryType, type HardState, type PersistedState, type Ready, type Snapshot } from "./types.ts";
 
 const HARD_STATE_KEY = "hardState";
 const SNAPSHOT_KEY = "snapshot";
+const FORMAT_KEY = "format";
+/**
+ * The layout of the stored values: the hard state, the snapshot ({index, term, data}) and each entry as
+ * [term, type, data]. A store without FORMAT_KEY was written in version 1, before the key was. Bump it when a
+ * layout changes, and keep reading the older versions.
+ */
+export const STORE_FORMAT_VERSION = 1;
 const MAX_BATCHES_IN_FLIGHT = 2;
 
 /** Readies' writes gathered into one transaction, and when it is durable. */
@@ -44,6 +51,7 @@ export class LmdbRaftStorage {
   private lastBatch: Batch | undefined;
 
   private constructor(
+    private readonly path: string,
     private readonly root: RootDatabase,
     private readonly meta: Database<Uint8Array, string>,
     private readonly log: Database<Uint8Array, number>,
@@ -54,11 +62,12 @@ export class LmdbRaftStorage {
     const root = open({ path, encoding: "binary", compression: false, maxDbs: 4 });
     const meta = root.openDB<Uint8Array, string>({ name: "raft-meta", encoding: "binary" });
     const log = root.openDB<Uint8Array, number>({ name: "raft-log", encoding: "binary" });
-    return new LmdbRaftStorage(root, meta, log);
+    return new LmdbRaftStorage(path, root, meta, log);
   }
 
-  /** Reads the durable state; call before any write. */
+  /** Reads the durable state; call before any write. Throws LogFormatError for a store this build cannot read. */
   load(): PersistedState {
+    this.checkFormat();
     const hardStateBytes = this.meta.get(HARD_STATE_KEY);
     const hardState: HardState = hardStateBytes ? (this.packr.unpack(hardStateBytes) as HardState) : { term: 0, vote: 0, commit: 0 };
     const snapshotBytes = this.meta.get(SNAPSHOT_KEY);
@@ -67,7 +76,9 @@ export class LmdbRaftStorage {
     let expectedIndex = (snapshot?.index ?? 0) + 1;
     for (const { key, value } of this.log.getRange({ start: expectedIndex })) {
       assert(key === expectedIndex, `stored log has a gap: expected ${expectedIndex}, found ${key}`);
-      const [term, type, data] = this.packr.unpack(value) as [number, EntryType, Uint8Array];
+      const frame: unknown = this.packr.unpack(value);
+      if (!isEntryFrame(frame)) throw new LogFormatError(`raft store ${this.path}: entry ${key} cannot be decoded as [term, type, data]`);
+      const [term, type, data] = frame;
       entries.push({ index: key, term, type, data: toPlainBytes(data) });
       expectedIndex++;
     }
@@ -79,6 +90,15 @@ export class LmdbRaftStorage {
     this.firstStoredIndex = (snapshot?.index ?? 0) + 1;
     this.lastStoredIndex = expectedIndex - 1;
     return { hardState, snapshot, entries };
+  }
+
+  private checkFormat(): void {
+    const stored = this.meta.get(FORMAT_KEY);
+    const version: unknown = stored ? this.packr.unpack(stored) : 1;
+    if (version !== STORE_FORMAT_VERSION) {
+      throw new LogFormatError(`raft store ${this.path} has format version ${String(version)}; this build reads version ${STORE_FORMAT_VERSION}`);
+    }
+    if (!stored) this.meta.putSync(FORMAT_KEY, this.packr.pack(STORE_FORMAT_VERSION));
   }
 
   /** The term and vote on disk: messages that depend on newer ones wait for the writes in flight. */
@@ -203,6 +223,10 @@ function newBatch(): Batch {
     fail = reject;
   });
   return { writes: [], durable, markDurable, fail };
+}
+
+function isEntryFrame(frame: unknown): frame is [number, EntryType, Uint8Array] {
+  return Array.isArray(frame) && frame.length === 3 && Number.isSafeInteger(frame[0]) && Number.isSafeInteger(frame[1]) && frame[2] instanceof Uint8Array;
 }
 
 /** A plain, owned copy: decoded Buffers may share memory that LMDB or msgpackr reuses. */

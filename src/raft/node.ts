@@ -7,21 +7,21 @@
  * writes before them are durable (etcd's async storage writes). The proposals made here during one event-loop
  * iteration travel as one log entry.
  */
-import { pack, unpack } from "msgpackr";
 import { logger } from "../lib/logger.ts";
 import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "./core.ts";
 import { AwaitingLeader } from "./awaiting-leader.ts";
 import { sendableBeforePersist, voteAfter } from "./durability.ts";
+import { decodeEnvelope, encodeEnvelope, type Envelope, type Proposal } from "./envelope.ts";
 import { LmdbRaftStorage } from "./lmdb-storage.ts";
 import { TcpTransport, type PeerAddress, type TcpTransportOptions } from "./tcp-transport.ts";
-import { assert, EntryType, NONE, ROLE, type Entry, type Message, type NodeId, type Ready } from "./types.ts";
+import { assert, EntryType, NONE, ROLE, type Entry, type Message, type NodeId, type PersistedState, type Ready } from "./types.ts";
 
 const log = logger("raft-node");
 
 export interface AppliedCommand {
   index: number;
   term: number;
-  /** The value given to `propose`, decoded (a Uint8Array stays bytes). */
+  /** The value given to `propose`, as `decodeCommand` returns it (a Uint8Array stays bytes). */
   command: unknown;
 }
 
@@ -52,6 +52,11 @@ export interface RaftNodeOptions {
   /** Seeds election-timeout jitter; random by default. */
   randomSeed?: number;
   onApply?: (entry: AppliedCommand) => void;
+  /**
+   * Checks a command read from the log and returns it as `onApply` receives it; throws (LogFormatError) for one this
+   * build cannot read. It runs on every stored entry at start, so an unreadable log stops the start with that error.
+   */
+  decodeCommand?: (command: unknown, index: number) => unknown;
   snapshots?: StateMachineSnapshots;
 }
 
@@ -83,9 +88,6 @@ interface PendingRead {
   index: number | undefined;
 }
 
-/** [proposer incarnation, [proposal sequence, command][]]: lets the proposer recognize its own commands when applied. */
-type Envelope = [string, [number, unknown][]];
-
 /** Proposals one log entry carries at most; more wait for the next entry of the same turn. */
 const MAX_PROPOSALS_PER_ENTRY = 256;
 /** Writes handed to storage and not yet durable; at the bound, readies wait (inputs still reach the core). */
@@ -109,7 +111,7 @@ export class RaftNode {
   private readonly queuedOperations: (() => void)[] = [];
   private readonly proposals = new Map<number, PendingProposal>();
   /** Proposals not yet handed to the core, in order: the next turn proposes them as few entries. */
-  private readonly queuedProposals: [number, unknown][] = [];
+  private readonly queuedProposals: Proposal[] = [];
   /** Proposals this node accepted as leader, by log index, to fail fast when another entry lands there. */
   private readonly proposalSequencesByIndex = new Map<number, number[]>();
   private readonly reads = new Map<string, PendingRead>();
@@ -131,7 +133,7 @@ export class RaftNode {
     const random = crypto.getRandomValues(new Uint32Array(2));
     this.incarnation = `${options.id}:${random[0]!.toString(16)}`;
     this.storage = LmdbRaftStorage.open(options.dataDir);
-    const persisted = this.storage.load();
+    const persisted = this.loadReadable();
     this.core = new RaftCore(
       {
         ...DEFAULT_RAFT_TUNING,
@@ -143,7 +145,6 @@ export class RaftNode {
       persisted,
     );
     if (options.onApply) this.applyCallbacks.push(options.onApply);
-    if (persisted.snapshot && options.snapshots) options.snapshots.restore(persisted.snapshot.data, persisted.snapshot.index);
     this.transport = TcpTransport.start({
       ...options.transport,
       nodeId: options.id,
@@ -165,6 +166,22 @@ export class RaftNode {
     // Committed entries after the snapshot are re-applied on the first turn, after callers registered onApply.
     this.scheduleProcess();
     log.info("raft node started", { id: options.id, term: this.core.term, lastIndex: this.core.log.lastIndex() });
+  }
+
+  /**
+   * The durable state, once every stored entry decodes and the snapshot is restored: a log this build cannot read
+   * fails the start with an error naming the entry, rather than the first apply of it.
+   */
+  private loadReadable(): PersistedState {
+    try {
+      const persisted = this.storage.load();
+      for (const entry of persisted.entries) if (entry.type === EntryType.Normal) this.decode(entry);
+      if (persisted.snapshot && this.options.snapshots) this.options.snapshots.restore(persisted.snapshot.data, persisted.snapshot.index);
+      return persisted;
+    } catch (error) {
+      void this.storage.close();
+      throw error;
+    }
   }
 
   /** Opens storage, listens, and starts ticking. Register `onApply` right away (same tick) to see every command. */
@@ -227,8 +244,7 @@ export class RaftNode {
   private proposeQueued(): void {
     while (this.queuedProposals.length > 0) {
       const batch = this.queuedProposals.splice(0, MAX_PROPOSALS_PER_ENTRY);
-      const envelope: Envelope = [this.incarnation, batch];
-      const result = this.core.propose(pack(envelope) as Uint8Array);
+      const result = this.core.propose(encodeEnvelope(this.incarnation, batch));
       const sequences = batch.map(([sequence]) => sequence);
       if (!result.accepted) {
         const error = new RaftProposalError(`proposal rejected: ${result.reason}`, result.reason);
@@ -292,7 +308,7 @@ export class RaftNode {
     assert(!this.processing, "re-entrant raft processing");
     this.processing = true;
     try {
-      for (let turn = 0; turn < 64 && this.writesInFlight.length < MAX_WRITES_IN_FLIGHT; turn++) {
+      for (let turn = 0; turn < 64 && !this.closed && this.writesInFlight.length < MAX_WRITES_IN_FLIGHT; turn++) {
         const operations = this.queuedOperations.splice(0);
         for (const operation of operations) operation();
         this.proposeQueued();
@@ -305,6 +321,7 @@ export class RaftNode {
     } finally {
       this.processing = false;
     }
+    if (this.closed) return;
     this.failRequestsToFormerLeaders();
     if (this.writesInFlight.length >= MAX_WRITES_IN_FLIGHT) return;
     if (this.queuedOperations.length > 0 || this.queuedProposals.length > 0 || this.core.hasReady()) this.scheduleProcess();
@@ -324,9 +341,20 @@ export class RaftNode {
     // after a crash it learns them again from the leader (the state machine lives in memory).
     if (ready.snapshotToApply) {
       assert(this.options.snapshots, "received a snapshot but the node has no state machine snapshot hooks");
-      this.options.snapshots.restore(ready.snapshotToApply.data, ready.snapshotToApply.index);
+      try {
+        this.options.snapshots.restore(ready.snapshotToApply.data, ready.snapshotToApply.index);
+      } catch (error) {
+        return this.stop(`the leader's snapshot at index ${ready.snapshotToApply.index} cannot be restored`, error);
+      }
     }
-    for (const entry of ready.committedEntriesToApply) this.apply(entry);
+    for (const entry of ready.committedEntriesToApply) {
+      try {
+        this.apply(entry);
+      } catch (error) {
+        // The state machine's state is unknown after a failed apply: stop, rather than go on from it.
+        return this.stop(`committed entry ${entry.index} cannot be applied`, error);
+      }
+    }
     for (const state of ready.readStatesReady) {
       const read = this.reads.get(state.context);
       if (!read) continue;
@@ -343,7 +371,7 @@ export class RaftNode {
           write.durable = true;
           this.completeWrites();
         },
-        (error: unknown) => this.failStorage(error),
+        (error: unknown) => this.stop("a storage write failed", error),
       );
     } else if (this.writesInFlight.length > 0) {
       this.writesInFlight.at(-1)!.messagesAfterWrite.push(...afterWrite);
@@ -366,10 +394,10 @@ export class RaftNode {
     this.process();
   }
 
-  /** A write that fails leaves the disk's state unknown: stop taking part rather than diverge. */
-  private failStorage(error: unknown): void {
+  /** After a failed write or apply the disk's or the state machine's state is unknown: stop taking part rather than diverge. */
+  private stop(reason: string, error: unknown): void {
     if (this.closed) return;
-    log.error("raft storage write failed: stopping this raft node", { id: this.options.id, error: String(error) });
+    log.error(`stopping this raft node: ${reason}`, { id: this.options.id, error: String(error) });
     void this.close();
   }
 
@@ -394,9 +422,17 @@ export class RaftNode {
     for (const context of contexts) this.failRead(context, error);
   }
 
+  /** The proposer and the decoded commands of a normal entry; throws LogFormatError for one this build cannot read. */
+  private decode(entry: Entry): Envelope {
+    const { proposer, proposals } = decodeEnvelope(entry.data, entry.index);
+    const decodeCommand = this.options.decodeCommand;
+    if (!decodeCommand) return { proposer, proposals };
+    return { proposer, proposals: proposals.map(([sequence, command]): Proposal => [sequence, decodeCommand(command, entry.index)]) };
+  }
+
   private apply(entry: Entry): void {
     if (entry.type === EntryType.Normal) {
-      const [proposer, proposals] = unpack(entry.data) as Envelope;
+      const { proposer, proposals } = this.decode(entry);
       for (const [sequence, command] of proposals) {
         for (const callback of this.applyCallbacks) callback({ index: entry.index, term: entry.term, command });
         if (proposer === this.incarnation) this.settleProposal(sequence, { index: entry.index });

@@ -147,6 +147,11 @@ export class RaftInvariantError extends Error {
   override name = "RaftInvariantError";
 }
 
+/** Stored or replicated data in a format this build cannot read: written by a newer build, or damaged. */
+export class LogFormatError extends Error {
+  override name = "LogFormatError";
+}
+
 /** Invariant check: a violated invariant is a bug, and a crash beats silently diverging state. */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new RaftInvariantError(message);

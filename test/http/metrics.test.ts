@@ -39,6 +39,8 @@ test("/metrics shows traffic, storage, Raft and consumer lag", async () => {
   expect(value(metrics, 'chronik_consumer_group_lag{group="lagging",partition="0",topic="metered"}')).toBe(6);
   expect(value(metrics, "chronik_raft_leader")).toBe(1);
   expect(value(metrics, "chronik_raft_term")).toBeGreaterThan(0);
+  expect(value(metrics, "chronik_metadata_load_errors_total")).toBe(0);
+  expect(value(metrics, "chronik_metadata_apply_errors_total")).toBe(0);
   expect(value(metrics, "chronik_fsyncs_total")).toBeGreaterThan(0);
   expect(metrics).toContain("# TYPE chronik_request_latency_ms histogram");
 });

@@ -77,3 +77,15 @@ test("a one-voter quorum elects itself at once and serves proposals", async () =
   expect(performance.now() - startedMs).toBeLessThan(2_000);
   await waitFor(() => logs[0]!.isLeader, "the lone voter to lead");
 });
+
+test("a malformed command is refused before it is proposed, and the log goes on", async () => {
+  const { logs } = startQuorum(1, 1024, undefined, [0]);
+  await logs[0]!.catchUp(5_000);
+  const appliedBefore = logs[0]!.raftStatus().appliedIndex;
+  const malformed = { type: "allocate-producer-ids", count: -5 } as MetadataCommand;
+  await expect(logs[0]!.propose([{ type: "init-cluster", clusterId: "c" }, malformed])).rejects.toThrow("malformed metadata command allocate-producer-ids: a producer id block of -5");
+  expect(logs[0]!.raftStatus().appliedIndex).toBe(appliedBefore);
+  const [outcome] = await logs[0]!.propose([{ type: "allocate-producer-ids", count: 10 }]);
+  expect(outcome).toEqual({ errorCode: ErrorCode.NONE, firstProducerId: 0 });
+  expect(logs[0]!.applyErrors()).toEqual({ load: 0, apply: 0 });
+});

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RaftNode, RaftProposalError, type AppliedCommand, type RaftNodeOptions } from "../../src/raft/node.ts";
 import type { PeerAddress } from "../../src/raft/tcp-transport.ts";
+import { LogFormatError } from "../../src/raft/types.ts";
 
 const TICK_MS = 10;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -226,3 +227,33 @@ test("a follower that restarts behind a compacted log catches up by InstallSnaps
   expect(sums.get(laggard)!.sum).toBe(expectedSum);
   expect(sums.get(leaderId)!.sum).toBe(expectedSum);
 }, 60_000);
+
+test("a committed entry this build cannot read stops the node, failing what waits on it, instead of wedging it", async () => {
+  const voters = new Map([[1, { host: "127.0.0.1", port: 0 }]]);
+  const dataDir = mkdtempSync(join(tmpdir(), "chronik-raft-unreadable-"));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const applied: unknown[] = [];
+  const node = RaftNode.start({
+    id: 1,
+    voters,
+    dataDir,
+    tickMs: TICK_MS,
+    onApply: (e) => applied.push(e.command),
+    // Stands for a command of a newer build arriving from the leader.
+    decodeCommand: (command, index) => {
+      if (command === "from a newer build") throw new LogFormatError(`entry ${index} has format version 2`);
+      return command;
+    },
+  });
+  cleanups.push(() => node.close());
+  await waitFor(() => node.isLeader, "single node to lead");
+  await node.propose("readable");
+  const unreadable = await node.propose("from a newer build").then(
+    () => "applied",
+    (error: unknown) => error,
+  );
+  expect(unreadable).toBeInstanceOf(RaftProposalError);
+  expect((unreadable as RaftProposalError).reason).toBe("closed");
+  expect(applied).toEqual(["readable"]);
+  await expect(node.propose("after")).rejects.toThrow("raft node is closed");
+});

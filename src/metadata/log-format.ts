@@ -1,0 +1,75 @@
+/**
+ * How the metadata log lays out its entries and snapshots, with their format version. An entry's command is
+ * [proposer incarnation, proposal sequence, commands, version]; a snapshot is the state's MetadataSnapshot with a
+ * `version` field. The version comes last, or as an extra field, so that a reader of the first layout, which has
+ * none, reads these too; an entry of three fields or a snapshot without `version` is that layout, version 1.
+ * Bump METADATA_FORMAT_VERSION when a layout or a record's meaning changes, and keep reading the older versions a
+ * stored log or snapshot may hold.
+ */
+import { pack, unpack } from "msgpackr";
+import { LogFormatError } from "../raft/types.ts";
+import type { MetadataSnapshot } from "./state.ts";
+
+export const METADATA_FORMAT_VERSION = 1;
+
+/** One proposal's commands; each is checked when it applies (MetadataState.apply), so they stay unknown here. */
+export interface MetadataEntry {
+  /** With `sequence`, lets the proposer pick up its commands' outcomes. */
+  incarnation: string;
+  sequence: number;
+  commands: unknown[];
+}
+
+/** What the metadata log proposes to Raft for one proposal. */
+export function encodeMetadataEntry(entry: MetadataEntry): unknown[] {
+  return [entry.incarnation, entry.sequence, entry.commands, METADATA_FORMAT_VERSION];
+}
+
+/** Reads a proposal from the log entry at `index`; throws LogFormatError, naming the index and version, when it cannot. */
+export function decodeMetadataEntry(fields: unknown, index: number): MetadataEntry {
+  if (!Array.isArray(fields) || fields.length < 3) throw new LogFormatError(`metadata log entry ${index} cannot be decoded: it is not a metadata proposal`);
+  const version = checkVersion(fields.length === 3 ? undefined : fields.at(-1), `metadata log entry ${index}`);
+  const [incarnation, sequence, commands] = fields as unknown[];
+  if (fields.length > 4 || typeof incarnation !== "string" || !Number.isSafeInteger(sequence) || !Array.isArray(commands)) {
+    throw new LogFormatError(`metadata log entry ${index} cannot be decoded as format version ${version}`);
+  }
+  return { incarnation, sequence: sequence as number, commands };
+}
+
+export function encodeMetadataSnapshot(snapshot: MetadataSnapshot): Uint8Array {
+  return pack({ ...snapshot, version: METADATA_FORMAT_VERSION }) as Uint8Array;
+}
+
+/** Reads the metadata snapshot taken at log index `index`; throws LogFormatError when it cannot. */
+export function decodeMetadataSnapshot(data: Uint8Array, index: number): MetadataSnapshot {
+  const what = `metadata snapshot at index ${index}`;
+  let decoded: unknown;
+  try {
+    decoded = unpack(data);
+  } catch (error) {
+    throw new LogFormatError(`${what} cannot be decoded: ${String(error)}`);
+  }
+  if (typeof decoded !== "object" || decoded === null) throw new LogFormatError(`${what} cannot be decoded: it is not a snapshot`);
+  const { version: storedVersion, ...snapshot } = decoded as MetadataSnapshot & { version?: unknown };
+  const version = checkVersion(storedVersion, what);
+  const valid =
+    (snapshot.clusterId === null || typeof snapshot.clusterId === "string") &&
+    Array.isArray(snapshot.brokers) &&
+    Array.isArray(snapshot.brokerEpochs) &&
+    Array.isArray(snapshot.topics) &&
+    Number.isSafeInteger(snapshot.nextProducerId);
+  if (!valid) throw new LogFormatError(`${what} cannot be decoded as format version ${version}`);
+  return snapshot;
+}
+
+/** The version of data that carries `stored` (undefined: the first, unversioned layout), if this build reads it. */
+function checkVersion(stored: unknown, what: string): number {
+  const version = stored === undefined ? 1 : stored;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) {
+    throw new LogFormatError(`${what} cannot be decoded: it carries no format version (versions 1 to ${METADATA_FORMAT_VERSION} are known)`);
+  }
+  if ((version as number) > METADATA_FORMAT_VERSION) {
+    throw new LogFormatError(`${what} has format version ${version}, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
+  }
+  return version as number;
+}

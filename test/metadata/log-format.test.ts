@@ -1,0 +1,51 @@
+import { expect, test } from "bun:test";
+import { pack, unpack } from "msgpackr";
+import {
+  decodeMetadataEntry,
+  decodeMetadataSnapshot,
+  encodeMetadataEntry,
+  encodeMetadataSnapshot,
+  METADATA_FORMAT_VERSION,
+} from "../../src/metadata/log-format.ts";
+import type { MetadataSnapshot } from "../../src/metadata/state.ts";
+import { LogFormatError } from "../../src/raft/types.ts";
+
+const commands = [{ type: "delete-topic", name: "t2" }, { type: "allocate-producer-ids", count: 1000 }];
+const snapshot: MetadataSnapshot = {
+  clusterId: "c",
+  brokers: [{ nodeId: 1, host: "127.0.0.1", port: 9092, rack: null, replicationPort: 9192, fenced: false }],
+  brokerEpochs: [[1, 3]],
+  topics: [],
+  nextProducerId: 1000,
+};
+
+test("an entry round-trips through msgpack with its format version written last", () => {
+  const fields = unpack(pack(encodeMetadataEntry({ incarnation: "abc", sequence: 9, commands })));
+  expect(fields).toEqual(["abc", 9, commands, METADATA_FORMAT_VERSION]);
+  expect(decodeMetadataEntry(fields, 10)).toEqual({ incarnation: "abc", sequence: 9, commands });
+});
+
+test("an entry of the first layout, [incarnation, sequence, commands], reads as version 1", () => {
+  expect(decodeMetadataEntry(["abc", 9, commands], 10)).toEqual({ incarnation: "abc", sequence: 9, commands });
+});
+
+test("an entry of a newer version, or one that is not a proposal, fails naming its index", () => {
+  expect(() => decodeMetadataEntry(["abc", 9, commands, 2], 12)).toThrow(LogFormatError);
+  expect(() => decodeMetadataEntry(["abc", 9, commands, 2], 12)).toThrow("metadata log entry 12 has format version 2, newer than this build reads (1 to 1)");
+  expect(() => decodeMetadataEntry("a string", 13)).toThrow("metadata log entry 13 cannot be decoded: it is not a metadata proposal");
+  expect(() => decodeMetadataEntry(["abc", "9", commands], 14)).toThrow("metadata log entry 14 cannot be decoded as format version 1");
+  expect(() => decodeMetadataEntry(["abc", 9, commands, "v1"], 15)).toThrow(/^metadata log entry 15 cannot be decoded: it carries no format version/);
+});
+
+test("a snapshot round-trips; one without a version (the first layout) reads as version 1", () => {
+  expect(unpack(encodeMetadataSnapshot(snapshot))).toEqual({ ...snapshot, version: METADATA_FORMAT_VERSION });
+  expect(decodeMetadataSnapshot(encodeMetadataSnapshot(snapshot), 8)).toEqual(snapshot);
+  expect(decodeMetadataSnapshot(pack(snapshot), 8)).toEqual(snapshot);
+});
+
+test("a snapshot of a newer version, or an undecodable one, fails naming its index", () => {
+  expect(() => decodeMetadataSnapshot(pack({ ...snapshot, version: 3 }), 8)).toThrow("metadata snapshot at index 8 has format version 3, newer than this build reads (1 to 1)");
+  expect(() => decodeMetadataSnapshot(pack({ ...snapshot, topics: 5 }), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
+  expect(() => decodeMetadataSnapshot(pack([1, 2]), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
+  expect(() => decodeMetadataSnapshot(new Uint8Array([0xc1]), 8)).toThrow(/^metadata snapshot at index 8 cannot be decoded/);
+});

@@ -1,0 +1,69 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { open, type RootDatabase } from "lmdb";
+import { Packr } from "msgpackr";
+import { LmdbRaftStorage, STORE_FORMAT_VERSION } from "../../src/raft/lmdb-storage.ts";
+import { EntryType, LogFormatError } from "../../src/raft/types.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const packr = new Packr({ useRecords: false });
+
+/** Writes raw values into a Raft store's two databases, as a build with another layout might have. */
+async function writeRaw(dir: string, write: (meta: (key: string, value: unknown) => void, log: (index: number, bytes: Uint8Array) => void) => void): Promise<void> {
+  const root: RootDatabase = open({ path: dir, encoding: "binary", compression: false, maxDbs: 4 });
+  const meta = root.openDB<Uint8Array, string>({ name: "raft-meta", encoding: "binary" });
+  const log = root.openDB<Uint8Array, number>({ name: "raft-log", encoding: "binary" });
+  await root.batch(() => write((key, value) => meta.put(key, packr.pack(value)), (index, bytes) => log.put(index, bytes)));
+  await root.close();
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "chronik-store-format-"));
+  dirs.push(dir);
+  return dir;
+}
+
+test("a store without a format key, as the first format wrote it, loads as version 1 and records it", async () => {
+  const dir = tempDir();
+  await writeRaw(dir, (meta, log) => {
+    meta("hardState", { term: 2, vote: 1, commit: 1 });
+    log(1, packr.pack([2, EntryType.Normal, new Uint8Array([1, 2, 3])]));
+  });
+  const storage = LmdbRaftStorage.open(dir);
+  expect(storage.load()).toEqual({
+    hardState: { term: 2, vote: 1, commit: 1 },
+    snapshot: undefined,
+    entries: [{ index: 1, term: 2, type: EntryType.Normal, data: new Uint8Array([1, 2, 3]) }],
+  });
+  await storage.close();
+  const root = open({ path: dir, encoding: "binary", compression: false, maxDbs: 4 });
+  const format = root.openDB<Uint8Array, string>({ name: "raft-meta", encoding: "binary" }).get("format");
+  expect(packr.unpack(format!)).toBe(STORE_FORMAT_VERSION);
+  await root.close();
+});
+
+test("a store of a newer format version fails to load, naming the version", async () => {
+  const dir = tempDir();
+  await writeRaw(dir, (meta) => meta("format", STORE_FORMAT_VERSION + 1));
+  const storage = LmdbRaftStorage.open(dir);
+  expect(() => storage.load()).toThrow(LogFormatError);
+  expect(() => storage.load()).toThrow(`raft store ${dir} has format version ${STORE_FORMAT_VERSION + 1}; this build reads version ${STORE_FORMAT_VERSION}`);
+  await storage.close();
+});
+
+test("a stored entry that is not a [term, type, data] frame fails to load, naming its index", async () => {
+  const dir = tempDir();
+  await writeRaw(dir, (_meta, log) => {
+    log(1, packr.pack([1, EntryType.Normal, new Uint8Array(0)]));
+    log(2, packr.pack({ term: 1, data: "not a frame" }));
+  });
+  const storage = LmdbRaftStorage.open(dir);
+  expect(() => storage.load()).toThrow(`raft store ${dir}: entry 2 cannot be decoded as [term, type, data]`);
+  await storage.close();
+});
