@@ -81,6 +81,7 @@ export class Broker {
         maxConnections: config.maxConnections,
         maxInflightRequests: config.maxInflightRequests,
         maxQueuedRequestBytes: config.queuedMaxRequestBytes,
+        maxQueuedResponseBytes: config.maxQueuedResponseBytes,
       },
       this.router.handleFrame,
     );
@@ -196,6 +197,11 @@ export class Broker {
     );
     this.metrics.register(
       new Gauge("chronik_queued_request_bytes", "Bytes of Kafka requests read and not yet answered.", () => [[undefined, this.kafkaServer.stats.queuedRequestBytes]]),
+    );
+    this.metrics.register(
+      new Gauge("chronik_queued_response_bytes", "Bytes of Kafka responses waiting for their clients to read them.", () => [
+        [undefined, this.kafkaServer.stats.queuedResponseBytes],
+      ]),
     );
     this.metrics.register(
       new Gauge("process_resident_memory_bytes", "Resident memory of the broker process, bytes.", () => [[undefined, process.memoryUsage.rss()]]),

@@ -28,6 +28,7 @@ export interface BrokerConfig {
   maxConnections: number;
   maxInflightRequests: number;
   queuedMaxRequestBytes: number;
+  maxQueuedResponseBytes: number;
   autoCreateTopics: boolean;
   defaultPartitions: number;
   defaultReplicationFactor: number;
@@ -95,6 +96,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 1024,
     max: Number.MAX_SAFE_INTEGER,
     help: "Bytes of requests read and not yet answered, over all connections, above which reading pauses (queued.max.request.bytes).",
+  },
+  {
+    key: "maxQueuedResponseBytes",
+    type: "int",
+    defaultValue: 67_108_864,
+    min: 1024,
+    max: Number.MAX_SAFE_INTEGER,
+    help: "Response bytes one connection may leave unread by its client; above it no further request is read from that connection.",
   },
   { key: "autoCreateTopics", type: "bool", defaultValue: true, help: "Create unknown topics when a client asks for them in Metadata." },
   { key: "defaultPartitions", type: "int", defaultValue: 1, min: 1, max: 100_000, help: "Partitions of auto-created topics and of CreateTopics with -1 (num.partitions)." },

@@ -26,7 +26,7 @@ export interface KafkaServerOptions {
   maxFrameBytes: number;
   maxConnections: number;
   maxInflightRequests: number;
-  /** Reading pauses while more than this many response bytes wait for the client to read them. */
+  /** No further request is taken from a connection while more than this many of its response bytes wait for the client to read them. */
   maxQueuedResponseBytes?: number;
   /** Reading pauses on every connection while the requests read and not yet answered hold more bytes than this. */
   maxQueuedRequestBytes?: number;
@@ -36,6 +36,13 @@ interface ConnectionState {
   info: ConnectionInfo;
   decoder: FrameDecoder;
   responses: ResponseQueue;
+  /**
+   * Frames read but not yet handed to the handler because the connection was over a bound when they came: one
+   * read can hold hundreds of small requests. Reading pauses while any wait, so they are at most one read's worth.
+   */
+  heldFrames: Uint8Array[];
+  /** Set while handing frames to the handler, so a response completed meanwhile does not start a second pass. */
+  dispatching: boolean;
   /** Bytes to write, and callbacks to run once the bytes before them are written. */
   writeQueue: (Uint8Array | (() => void))[];
   queuedBytes: number;
@@ -47,8 +54,10 @@ export interface ServerStats {
   connections: number;
   connectionsRejected: number;
   framesRejected: number;
-  /** Bytes of the request frames read and not yet answered, over every connection. */
+  /** Bytes of the request frames handed to the handler and not yet answered, over every connection. */
   queuedRequestBytes: number;
+  /** Bytes of responses waiting for their clients to read them, over every connection. */
+  queuedResponseBytes: number;
 }
 
 /** The Kafka listener: framing, per-connection ordering, back-pressure and limits. No protocol knowledge. */
@@ -56,12 +65,15 @@ export class KafkaServer {
   private listener: TCPSocketListener<ConnectionState> | null = null;
   private readonly sockets = new Set<Socket<ConnectionState>>();
   private nextConnectionId = 1;
-  readonly stats: ServerStats = { connections: 0, connectionsRejected: 0, framesRejected: 0, queuedRequestBytes: 0 };
+  readonly stats: ServerStats = { connections: 0, connectionsRejected: 0, framesRejected: 0, queuedRequestBytes: 0, queuedResponseBytes: 0 };
+  private readonly maxQueuedResponseBytes: number;
 
   constructor(
     private readonly options: KafkaServerOptions,
     private readonly handler: FrameHandler,
-  ) {}
+  ) {
+    this.maxQueuedResponseBytes = options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES;
+  }
 
   get port(): number {
     if (!this.listener) throw new Error("server not listening");
@@ -70,7 +82,6 @@ export class KafkaServer {
 
   listen(): void {
     const server = this;
-    const maxQueuedResponseBytes = this.options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES;
     this.listener = Bun.listen<ConnectionState>({
       hostname: this.options.host,
       port: this.options.port,
@@ -89,6 +100,8 @@ export class KafkaServer {
             info: { id: server.nextConnectionId++, remoteAddress: socket.remoteAddress, answeredBefore: (ticket) => responses.answeredBefore(ticket) },
             decoder: new FrameDecoder(server.options.maxFrameBytes),
             responses,
+            heldFrames: [],
+            dispatching: false,
             writeQueue: [],
             queuedBytes: 0,
             paused: false,
@@ -110,7 +123,8 @@ export class KafkaServer {
             server.close(socket);
             return;
           }
-          for (const frame of frames) server.dispatch(socket, frame);
+          for (const frame of frames) state.heldFrames.push(frame);
+          server.serve(socket);
           // A response still waits: let the client's next request through now rather than after it. In a
           // microtask, so that work the requests queued (a flush round's fsync) starts first.
           if (state.responses.pending > 0 && !state.closed) {
@@ -118,13 +132,13 @@ export class KafkaServer {
               if (!state.closed) quickAck(socketFd(socket));
             });
           }
-          server.updatePause(socket, maxQueuedResponseBytes);
         },
         drain(socket) {
           server.flushWrites(socket);
-          server.updatePause(socket, maxQueuedResponseBytes);
+          server.serve(socket);
         },
         close(socket) {
+          server.releaseWrites(socket.data);
           socket.data.closed = true;
           server.sockets.delete(socket);
           server.stats.connections = server.sockets.size;
@@ -134,6 +148,38 @@ export class KafkaServer {
         },
       },
     });
+  }
+
+  /**
+   * Hands held frames to the handler while the connection is under its own bounds, then pauses reading while
+   * frames still wait or a bound is passed. The connection's bounds are checked before each frame, so one read
+   * full of small requests cannot start more than maxInflightRequests, nor keep going once the client stopped
+   * reading its answers. The bound over all connections only pauses further reads, as before.
+   */
+  private serve(socket: Socket<ConnectionState>): void {
+    const state = socket.data;
+    if (state.dispatching) return;
+    state.dispatching = true;
+    let taken = 0;
+    try {
+      while (taken < state.heldFrames.length && !state.closed && !this.connectionOverloaded(state)) this.dispatch(socket, state.heldFrames[taken++]!);
+    } finally {
+      state.dispatching = false;
+      state.heldFrames.splice(0, taken);
+    }
+    if (state.closed) return;
+    const pause = state.heldFrames.length > 0 || this.connectionOverloaded(state) || this.requestBytesOver();
+    if (pause && !state.paused) {
+      socket.pause();
+      state.paused = true;
+    } else if (!pause && state.paused) {
+      socket.resume();
+      state.paused = false;
+    }
+  }
+
+  private connectionOverloaded(state: ConnectionState): boolean {
+    return state.responses.pending >= this.options.maxInflightRequests || state.queuedBytes > this.maxQueuedResponseBytes;
   }
 
   private dispatch(socket: Socket<ConnectionState>, frame: Uint8Array): void {
@@ -171,7 +217,7 @@ export class KafkaServer {
     const wasOver = this.requestBytesOver();
     this.stats.queuedRequestBytes -= frameBytes;
     if (!wasOver || this.requestBytesOver()) return;
-    for (const socket of this.sockets) if (socket.data.paused) this.updatePause(socket, this.options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES);
+    for (const socket of this.sockets) if (socket.data.paused) this.serve(socket);
   }
 
   private requestBytesOver(): boolean {
@@ -202,10 +248,11 @@ export class KafkaServer {
       for (const chunk of ready.chunks) coalescer.push(chunk);
       if (ready.onWritten) coalescer.pushCallback(ready.onWritten);
       state.queuedBytes += 4 + byteLength;
+      this.stats.queuedResponseBytes += 4 + byteLength;
     }
     coalescer.end();
     this.flushWrites(socket);
-    this.updatePause(socket, this.options.maxQueuedResponseBytes ?? DEFAULT_MAX_QUEUED_RESPONSE_BYTES);
+    this.serve(socket);
   }
 
   /** socket.write may take only part of a buffer: keep the rest queued and continue on drain. */
@@ -224,6 +271,7 @@ export class KafkaServer {
         return;
       }
       state.queuedBytes -= written;
+      this.stats.queuedResponseBytes -= written;
       if (written < head.byteLength) {
         state.writeQueue[0] = head.subarray(written);
         return;
@@ -232,26 +280,21 @@ export class KafkaServer {
     }
   }
 
-  private updatePause(socket: Socket<ConnectionState>, maxQueuedResponseBytes: number): void {
-    const state = socket.data;
-    if (state.closed) return;
-    const overloaded = state.responses.pending >= this.options.maxInflightRequests || state.queuedBytes > maxQueuedResponseBytes || this.requestBytesOver();
-    if (overloaded && !state.paused) {
-      socket.pause();
-      state.paused = true;
-    } else if (!overloaded && state.paused) {
-      socket.resume();
-      state.paused = false;
-    }
-  }
-
   private close(socket: Socket<ConnectionState>): void {
     const state = socket.data;
     if (state.closed) return;
+    this.releaseWrites(state);
     state.closed = true;
+    socket.end();
+  }
+
+  /** The connection is gone: unsent bytes no longer count, and views they borrowed are released. */
+  private releaseWrites(state: ConnectionState): void {
     for (const item of state.writeQueue) if (typeof item === "function") item();
     state.writeQueue.length = 0;
-    socket.end();
+    state.heldFrames.length = 0;
+    this.stats.queuedResponseBytes -= state.queuedBytes;
+    state.queuedBytes = 0;
   }
 
   /** Stops accepting and closes every connection. */
@@ -324,6 +367,8 @@ function closedState(): ConnectionState {
     info: { id: 0, remoteAddress: "", answeredBefore: () => null },
     decoder: new FrameDecoder(1),
     responses: new ResponseQueue(),
+    heldFrames: [],
+    dispatching: false,
     writeQueue: [],
     queuedBytes: 0,
     paused: false,
