@@ -204,6 +204,11 @@ export class Broker {
       ]),
     );
     this.metrics.register(
+      new Gauge("chronik_replication_queued_bytes", "Bytes this leader has queued for each follower that its socket has not taken yet.", () =>
+        [...this.replicas.replicationQueuedBytes()].map(([follower, bytes]) => [{ follower }, bytes] as [Record<string, string | number>, number]),
+      ),
+    );
+    this.metrics.register(
       new Gauge("process_resident_memory_bytes", "Resident memory of the broker process, bytes.", () => [[undefined, process.memoryUsage.rss()]]),
     );
     this.metrics.register(

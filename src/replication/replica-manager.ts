@@ -627,6 +627,11 @@ export class ReplicaManager {
     return [...this.replicas.values()].filter((r) => r.topic === topic);
   }
 
+  /** Bytes this leader has queued for each follower that its socket has not taken yet, by follower id. */
+  replicationQueuedBytes(): Map<number, number> {
+    return this.server?.queuedBytesByFollower() ?? new Map();
+  }
+
   /** The open replicas: a partition not used yet has no replica, and holds nothing. */
   allReplicas(): IterableIterator<LocalReplica> {
     return this.replicas.values();

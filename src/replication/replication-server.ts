@@ -233,6 +233,18 @@ export class ReplicationServer {
     }
   }
 
+  /**
+   * Bytes waiting for each follower's socket, by follower id. A follower that stops reading holds at most
+   * maxQueuedBytes and one read of maxSendBytes: the pump reads no further until its socket drains.
+   */
+  queuedBytesByFollower(): Map<number, number> {
+    const bytes = new Map<number, number>();
+    for (const connection of this.connections) {
+      if (connection.followerId >= 0) bytes.set(connection.followerId, (bytes.get(connection.followerId) ?? 0) + connection.writer!.queuedBytes);
+    }
+    return bytes;
+  }
+
   /** The partition's log start moved (DeleteRecords): followers hear it at once. */
   logStartChanged(topic: string, partition: number): void {
     for (const connection of this.connections) {
