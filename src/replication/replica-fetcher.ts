@@ -20,7 +20,7 @@ export interface FollowerPartition {
   readonly latestEpoch: number;
   /**
    * Appends the leader's batches (contiguous, starting at logEndOffset); the promise resolves with the end
-   * offset now held under the flush policy.
+   * offset now held under the flush policy. Throws, the log unchanged, if the disk refuses them.
    */
   appendReplicated(records: Uint8Array): Promise<number>;
   /** The leader says this log diverged after its epoch `epoch` ended at `endOffset`: truncate as Kafka does. */
@@ -54,6 +54,8 @@ interface Stream {
   /** Highest end offset reported to the leader; acks coalesce while an append is being made durable. */
   reportedEndOffset: number;
   reportedLogStartOffset: number;
+  /** Appends refused in a row (a full disk): the next subscription waits longer. */
+  appendFailures: number;
   retryTimer: Timer | undefined;
 }
 
@@ -86,14 +88,20 @@ class LeaderLink {
   }
 
   follow(target: FollowerPartition): void {
+    const stream = this.addStream(target, 0);
+    if (this.writer !== null) this.subscribe(stream);
+    else this.connect();
+  }
+
+  /** A stream for the partition, replacing any it had, waiting to be subscribed. */
+  private addStream(target: FollowerPartition, appendFailures: number): Stream {
     const key = partitionKey(target.topic, target.partition);
     const existing = this.byPartition.get(key);
     if (existing !== undefined) this.drop(existing);
-    const stream: Stream = { id: this.nextStreamId(), target, state: "waiting", reportedEndOffset: -1, reportedLogStartOffset: -1, retryTimer: undefined };
+    const stream: Stream = { id: this.nextStreamId(), target, state: "waiting", reportedEndOffset: -1, reportedLogStartOffset: -1, appendFailures, retryTimer: undefined };
     this.streams.set(stream.id, stream);
     this.byPartition.set(key, stream);
-    if (this.writer !== null) this.subscribe(stream);
-    else this.connect();
+    return stream;
   }
 
   unfollow(topic: string, partition: number): void {
@@ -257,18 +265,46 @@ class LeaderLink {
       this.follow(target);
       return;
     }
-    target
-      .appendReplicated(records)
+    let appended: Promise<number>;
+    try {
+      appended = target.appendReplicated(records);
+    } catch (error) {
+      this.retryAfterFailedAppend(stream, error);
+      return;
+    }
+    appended
       .then((endOffset) => {
+        stream.appendFailures = 0;
         if (this.streams.get(stream.id) !== stream || stream.state !== "subscribed" || endOffset <= stream.reportedEndOffset) return;
         stream.reportedEndOffset = endOffset;
         stream.reportedLogStartOffset = target.logStartOffset;
         this.writer?.write([encodeAck(stream.id, endOffset, target.logStartOffset)]);
       })
-      .catch((error) => log.error("replicated append failed", { topic: target.topic, partition: target.partition, error: String(error) }));
+      .catch((error) => {
+        log.error("replicated append failed", { topic: target.topic, partition: target.partition, error: String(error) });
+        this.retryAfterFailedAppend(stream, error);
+      });
     target.setLeaderHighWatermark(highWatermark);
     target.setLeaderLogStartOffset(logStartOffset);
     this.reportMovedLogStart(stream);
+  }
+
+  /**
+   * The replica could not store the leader's batches (a full disk): this partition's stream stops and subscribes
+   * again at its log end after a backoff that doubles up to maxBackoffMs (Kafka's replica.fetch.backoff.ms). The
+   * link and the other partitions on it carry on. Batches of the old stream still in flight are ignored.
+   */
+  private retryAfterFailedAppend(stream: Stream, error: unknown): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    const appendFailures = stream.appendFailures + 1;
+    const delayMs = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.min(appendFailures - 1, 30));
+    const target = stream.target;
+    log.debug("replicated append refused; subscribing again after a backoff", { topic: target.topic, partition: target.partition, appendFailures, delayMs, error: String(error) });
+    const retry = this.addStream(target, appendFailures);
+    retry.retryTimer = setTimeout(() => {
+      retry.retryTimer = undefined;
+      if (this.streams.get(retry.id) === retry && this.writer !== null && retry.state === "waiting") this.subscribe(retry);
+    }, delayMs);
   }
 
   /** The log start moved (it followed the leader's): the leader hears at once, as a DeleteRecords may wait for it. */

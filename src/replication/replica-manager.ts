@@ -4,7 +4,7 @@ import { logger } from "../lib/logger.ts";
 import type { CommandOutcome, MetadataChange, PartitionRecord, TopicRecord } from "../metadata/records.ts";
 import type { MetadataState } from "../metadata/state.ts";
 import { effectiveTopicConfigs } from "../metadata/effective-configs.ts";
-import { Gauge, type MetricsRegistry } from "../metrics/registry.ts";
+import type { Counter, MetricsRegistry } from "../metrics/registry.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { batchSizeAt, isTransactional, readBatchHeader, validateBatches, type BatchError } from "../protocol/record-batch.ts";
 import type { LogManager } from "../wal/log-manager.ts";
@@ -18,6 +18,7 @@ import { divergence, truncationOffset } from "./leader-epoch-cache.ts";
 import { LocalReplica } from "./local-replica.ts";
 import type { LowWatermarkOutcome } from "./low-watermark-waiters.ts";
 import { ReplicaFetcher, type FollowerPartition } from "./replica-fetcher.ts";
+import { registerReplicationMetrics } from "./replication-metrics.ts";
 import { ReplicationServer, type SubscribeAnswer } from "./replication-server.ts";
 import type { FrameType, ReplicationFrame } from "./wire.ts";
 import { partitionKey, partitionKeyPrefix } from "../lib/partition-key.ts";
@@ -119,6 +120,7 @@ export class ReplicaManager {
   private server: ReplicationServer | null = null;
   private fetcher: ReplicaFetcher | null = null;
   private isrTimer: Timer | undefined;
+  private appendFailures: Counter | null = null;
   private checkpointTimer: Timer | undefined;
 
   constructor(
@@ -154,7 +156,10 @@ export class ReplicaManager {
     });
     // Kafka checks for lagging followers every replica.lag.time.max.ms / 2.
     this.isrTimer = setInterval(() => this.checkIsr(), isrCheckIntervalMs(settings.replicaLagTimeMaxMs));
-    this.registerMetrics(settings.metrics);
+    this.appendFailures = registerReplicationMetrics(settings.metrics, {
+      leaders: () => [...this.replicas.values()].filter((r) => r.isLeader),
+      failingAppends: () => this.failingAppends.size,
+    });
     this.checkpointTimer = setInterval(() => this.checkpointHighWatermarks(), HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS);
     return this.server.port;
   }
@@ -415,10 +420,21 @@ export class ReplicaManager {
     };
   }
 
-  /** A follower's append: the leader's bytes as they are, with epochs and producer state carried along. */
+  /**
+   * A follower's append: the leader's bytes as they are, with epochs and producer state carried along. Throws if
+   * the disk refused it (the log is unchanged): the fetcher retries after a backoff.
+   */
   private appendReplicated(replica: LocalReplica, records: Uint8Array): Promise<number> {
     if (replica.isLeader) return Promise.reject(new Error(`${replica.topic}-${replica.partition} is led here; refusing replicated batches`));
-    const result = replica.log.appendReplicated(records);
+    const logEndBefore = replica.log.logEndOffset;
+    let result: AppendResult;
+    try {
+      result = replica.log.appendReplicated(records);
+    } catch (error) {
+      if (isStorageError(error)) this.appendRefused(replica, "follower", logEndBefore, error);
+      throw error;
+    }
+    this.appendStored(replica);
     for (let pos = 0; pos < records.length; pos += batchSizeAt(records, pos)) {
       const header = readBatchHeader(records, pos);
       if (header.partitionLeaderEpoch > replica.latestEpoch) replica.assignEpoch(header.partitionLeaderEpoch, header.baseOffset);
@@ -426,6 +442,23 @@ export class ReplicaManager {
     }
     const endOffset = result.lastOffset + 1;
     return result.durable.then(() => endOffset);
+  }
+
+  /**
+   * The disk refused an append (full): the log is as it was and takes appends again once the disk has room; logged
+   * once until one succeeds. If even the undo failed, the log's end is unknown: the partition goes offline here, as
+   * Kafka takes a log dir offline.
+   */
+  private appendRefused(replica: LocalReplica, role: "leader" | "follower", logEndBefore: number, error: unknown): void {
+    const key = partitionKey(replica.topic, replica.partition);
+    this.appendFailures?.inc({ role });
+    if (replica.log.logEndOffset !== logEndBefore) this.takeOffline(key, replica.topic, replica.partition, error);
+    else if (!this.failingAppends.has(key)) log.error("appends fail: the disk refused the write", { topic: replica.topic, partition: replica.partition, role, error });
+    this.failingAppends.add(key);
+  }
+
+  private appendStored(replica: LocalReplica): void {
+    if (this.failingAppends.delete(partitionKey(replica.topic, replica.partition))) log.info("appends succeed again", { topic: replica.topic, partition: replica.partition });
   }
 
   /** Truncates a follower to where the leader's answer says its log stopped agreeing (Kafka's rules). */
@@ -637,24 +670,6 @@ export class ReplicaManager {
     return this.replicas.values();
   }
 
-  /** Exposes replication health: under-replicated partitions, ISR sizes and follower lag, read at scrape time. */
-  private registerMetrics(registry: MetricsRegistry): void {
-    type Sample = [Record<string, string | number> | undefined, number];
-    const gauge = (name: string, help: string, collect: () => Sample[]) => registry.register(new Gauge(name, help, collect));
-    const leaders = () => [...this.replicas.values()].filter((r) => r.isLeader);
-    gauge("chronik_under_replicated_partitions", "Partitions this broker leads whose ISR is smaller than their replica set.", () => [
-      [undefined, leaders().filter((r) => r.tracker!.isr.length < r.replicas.length).length],
-    ]);
-    gauge("chronik_partition_isr_size", "In-sync replicas of each partition this broker leads.", () =>
-      leaders().map((r): Sample => [{ topic: r.topic, partition: r.partition }, r.tracker!.isr.length]),
-    );
-    gauge("chronik_replica_lag_offsets", "Offsets each follower is behind this leader's log end.", () =>
-      leaders().flatMap((r) =>
-        [...r.tracker!.lagByFollower(r.log.logEndOffset)].map(([follower, lag]): Sample => [{ topic: r.topic, partition: r.partition, follower }, lag]),
-      ),
-    );
-  }
-
   /**
    * DeleteRecords on the leader (Kafka's ReplicaManager.deleteRecords): the log start moves to `offset` (at most the
    * high watermark) and followers hear of it with the replication stream. The answer waits until every live
@@ -743,7 +758,6 @@ export class ReplicaManager {
       }
     }
 
-    const key = partitionKey(replica.topic, replica.partition);
     const logEndBefore = partitionLog.logEndOffset;
     let result: AppendResult;
     try {
@@ -753,14 +767,10 @@ export class ReplicaManager {
       });
     } catch (error) {
       if (!isStorageError(error)) throw error;
-      // A failed append leaves the log as it was, and it takes appends again once the disk has room. If even the
-      // undo failed, the log's end is unknown: the partition goes offline here, as Kafka takes a log dir offline.
-      if (partitionLog.logEndOffset !== logEndBefore) this.takeOffline(key, replica.topic, replica.partition, error);
-      else if (!this.failingAppends.has(key)) log.error("appends fail: the disk refused the write", { topic: replica.topic, partition: replica.partition, error });
-      this.failingAppends.add(key);
+      this.appendRefused(replica, "leader", logEndBefore, error);
       return fail(ErrorCode.KAFKA_STORAGE_ERROR, `the log could not store the batch: ${error instanceof Error ? error.message : String(error)}`);
     }
-    if (this.failingAppends.delete(key)) log.info("appends succeed again", { topic: replica.topic, partition: replica.partition });
+    this.appendStored(replica);
     if (first.producerId >= 0) replica.producers.onAppended(first, result.baseOffset, result.lastOffset, nowMs);
     const tracker = replica.tracker;
     const durable = result.durable.then(() => {
