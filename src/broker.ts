@@ -220,6 +220,11 @@ export class Broker {
     raft("chronik_raft_leader", "1 when this node is the Raft leader (the controller), else 0.", (s) => (s.isLeader ? 1 : 0));
     raft("chronik_raft_commit_index", "Highest metadata log index known committed.", (s) => s.commitIndex);
     raft("chronik_raft_applied_index", "Highest metadata log index applied here.", (s) => s.appliedIndex);
+    raft(
+      "chronik_raft_storage_failing",
+      "1 while a failed write to the Raft store (a full disk) is being retried: metadata changes wait until it succeeds.",
+      (s) => (s.storageFailing ? 1 : 0),
+    );
     const applyErrors = (name: string, help: string, pick: (e: ReturnType<RaftMetadataLog["applyErrors"]>) => number) =>
       this.metrics.register(new Gauge(name, help, () => [[undefined, pick(this.metadata.applyErrors())]]));
     applyErrors(

@@ -101,8 +101,14 @@ export class RaftMetadataLog implements MetadataLog {
     return this.node.leaderId;
   }
   /** Raft's view from this node, for metrics and the admin API. */
-  raftStatus(): { term: number; isLeader: boolean; commitIndex: number; appliedIndex: number } {
-    return { term: this.node.term, isLeader: this.node.isLeader, commitIndex: this.node.commitIndex, appliedIndex: this.node.appliedIndex };
+  raftStatus(): { term: number; isLeader: boolean; commitIndex: number; appliedIndex: number; storageFailing: boolean } {
+    return {
+      term: this.node.term,
+      isLeader: this.node.isLeader,
+      commitIndex: this.node.commitIndex,
+      appliedIndex: this.node.appliedIndex,
+      storageFailing: this.node.storageFailing,
+    };
   }
   /** Errors met applying committed metadata here, for metrics: the node goes on after each. */
   applyErrors(): { load: number; apply: number } {

@@ -5,10 +5,16 @@
  * next batch, one atomic transaction and fsync for all of them (each commit also costs the event loop a hand-off to
  * the write thread and a wake-up back). A ready that only moves the commit index writes nothing; the index goes along
  * with the next write (see durability.ts). The store records the version of its layout under FORMAT_KEY.
+ *
+ * A commit that fails (a full disk) is retried with everything after it until it succeeds (ordered-batch-writer.ts):
+ * the node meanwhile sends nothing that claims those writes, and goes on once space is freed.
  */
 import { open, type Database, type RootDatabase } from "lmdb";
 import { Packr } from "msgpackr";
+import { commitFailureCause } from "../lib/lmdb-commit.ts";
+import { logger } from "../lib/logger.ts";
 import { mustSync, type DurableVote } from "./durability.ts";
+import { OrderedBatchWriter } from "./ordered-batch-writer.ts";
 import { assert, LogFormatError, type Entry, type EntryType, type HardState, type PersistedState, type Ready, type Snapshot } from "./types.ts";
 
 const HARD_STATE_KEY = "hardState";
@@ -22,13 +28,10 @@ const FORMAT_KEY = "format";
 export const STORE_FORMAT_VERSION = 1;
 const MAX_BATCHES_IN_FLIGHT = 2;
 
-/** Readies' writes gathered into one transaction, and when it is durable. */
-interface Batch {
-  writes: (() => void)[];
-  durable: Promise<void>;
-  markDurable(): void;
-  fail(error: unknown): void;
-}
+const log = logger("raft-storage");
+
+/** A put (value) or remove (null) of one key: what a ready writes, fixed when it is handed off, so it can be written again. */
+type StoreOp = { db: "meta"; key: string; value: Uint8Array | null } | { db: "log"; key: number; value: Uint8Array | null };
 
 export type ReadyToPersist = Pick<Ready, "hardState" | "snapshotToPersist" | "snapshotToApply" | "entriesToPersist">;
 
@@ -45,10 +48,15 @@ export class LmdbRaftStorage {
    */
   private firstStoredIndex = 1;
   private lastStoredIndex = 0;
-  private batchesInFlight = 0;
-  private nextBatch: Batch | undefined;
-  /** The batch that completes after every other. */
-  private lastBatch: Batch | undefined;
+  private readonly writer = new OrderedBatchWriter<StoreOp>({
+    maxInFlight: MAX_BATCHES_IN_FLIGHT,
+    timers: { setTimeout: (callback, delayMs) => setTimeout(callback, delayMs), clearTimeout: (handle) => clearTimeout(handle as Timer) },
+    commit: (ops) => this.commit(ops),
+    onFailure: (error, retryInMs) => {
+      void commitFailureCause(error).then((cause) => log.error("raft store write failed; retrying it and every later write", { path: this.path, retryInMs, error: String(cause) }));
+    },
+    onRecovered: (failedAttempts) => log.info("raft store writes succeed again", { path: this.path, failedAttempts }),
+  });
 
   private constructor(
     private readonly path: string,
@@ -74,8 +82,12 @@ export class LmdbRaftStorage {
     const snapshot = snapshotBytes ? (this.packr.unpack(snapshotBytes) as Snapshot) : undefined;
     const entries: Entry[] = [];
     let expectedIndex = (snapshot?.index ?? 0) + 1;
+    const afterGap: number[] = [];
     for (const { key, value } of this.log.getRange({ start: expectedIndex })) {
-      assert(key === expectedIndex, `stored log has a gap: expected ${expectedIndex}, found ${key}`);
+      if (key !== expectedIndex || afterGap.length > 0) {
+        afterGap.push(key);
+        continue;
+      }
       const frame: unknown = this.packr.unpack(value);
       if (!isEntryFrame(frame)) throw new LogFormatError(`raft store ${this.path}: entry ${key} cannot be decoded as [term, type, data]`);
       const [term, type, data] = frame;
@@ -83,6 +95,9 @@ export class LmdbRaftStorage {
       expectedIndex++;
     }
     if (snapshot) snapshot.data = toPlainBytes(snapshot.data);
+    if (afterGap.length > 0) this.dropEntriesAfterGap(expectedIndex, afterGap);
+    // A commit index can only be written with the entries it covers, unless they were in a failed write.
+    hardState.commit = Math.max(snapshot?.index ?? 0, Math.min(hardState.commit, expectedIndex - 1));
     this.latestHardState = { ...hardState };
     this.latestHardStateHandedOff = true;
     this.handedOffVote = { term: hardState.term, vote: hardState.vote };
@@ -90,6 +105,18 @@ export class LmdbRaftStorage {
     this.firstStoredIndex = (snapshot?.index ?? 0) + 1;
     this.lastStoredIndex = expectedIndex - 1;
     return { hardState, snapshot, entries };
+  }
+
+  /**
+   * Entries after a gap: a later write landed while an earlier one failed, and the process stopped before the retry.
+   * Nothing was acknowledged for them (that waits for every earlier write); left in place, they would join the log
+   * once the gap is filled with other entries.
+   */
+  private dropEntriesAfterGap(gapAt: number, keys: number[]): void {
+    log.warn("raft store has a gap after a failed write; dropping the entries after it", { path: this.path, gapAt, dropped: keys.length });
+    this.root.transactionSync(() => {
+      for (const key of keys) this.log.removeSync(key);
+    });
   }
 
   private checkFormat(): void {
@@ -126,56 +153,41 @@ export class LmdbRaftStorage {
     const vote: DurableVote = { term: this.latestHardState.term, vote: this.latestHardState.vote };
     this.latestHardStateHandedOff = true;
     this.handedOffVote = vote;
-    return this.enqueue(() => this.write(ready, hardState)).then(() => {
+    return this.writer.write(this.plan(ready, hardState)).then(() => {
       this.durableVote = vote;
     });
   }
 
-  private enqueue(write: () => void): Promise<void> {
-    const batch = (this.nextBatch ??= newBatch());
-    this.lastBatch = batch;
-    batch.writes.push(write);
-    if (this.batchesInFlight < MAX_BATCHES_IN_FLIGHT) this.startNextBatch();
-    return batch.durable;
+  /** True while a failed write is being retried. */
+  get failing(): boolean {
+    return this.writer.failing;
   }
 
-  private startNextBatch(): void {
-    const batch = this.nextBatch;
-    if (!batch) return;
-    this.nextBatch = undefined;
-    this.batchesInFlight++;
+  private commit(ops: StoreOp[]): Promise<void> {
     const committed = this.root.batch(() => {
-      for (const write of batch.writes) write();
+      for (const op of ops) {
+        const db = (op.db === "meta" ? this.meta : this.log) as Database<Uint8Array, string | number>;
+        if (op.value === null) void db.remove(op.key);
+        else void db.put(op.key, op.value);
+      }
     });
-    Promise.all([committed, this.flushed()]).then(
-      () => {
-        this.batchesInFlight--;
-        batch.markDurable();
-        this.startNextBatch();
-      },
-      (error: unknown) => {
-        this.batchesInFlight--;
-        batch.fail(error);
-        // What follows a failed write must not land either: fail every later one.
-        this.nextBatch?.fail(error);
-        this.nextBatch = undefined;
-      },
-    );
+    return Promise.all([committed, this.flushed()]).then(() => undefined);
   }
 
-  /** One ready's puts and removes, inside a batch; runs in hand-off order, so the stored key range stays exact. */
-  private write(ready: ReadyToPersist, hardState: HardState | undefined): void {
+  /** One ready's puts and removes, planned in hand-off order, so the stored key range stays exact. */
+  private plan(ready: ReadyToPersist, hardState: HardState | undefined): StoreOp[] {
+    const ops: StoreOp[] = [];
     const snapshot = ready.snapshotToPersist;
     if (snapshot) {
       assert(!ready.snapshotToApply || ready.snapshotToApply === snapshot, "a ready carries one snapshot");
-      this.meta.put(SNAPSHOT_KEY, this.packr.pack(snapshot));
+      ops.push({ db: "meta", key: SNAPSHOT_KEY, value: this.packr.pack(snapshot) });
       // A snapshot from the leader replaces the whole log; a local compaction drops only what it covers.
       if (ready.snapshotToApply) {
-        this.removeKeys(this.firstStoredIndex, this.lastStoredIndex);
+        this.removeKeys(ops, this.firstStoredIndex, this.lastStoredIndex);
         this.lastStoredIndex = snapshot.index;
       } else {
         assert(snapshot.index <= this.lastStoredIndex, `snapshot ${snapshot.index} covers entries never written (last ${this.lastStoredIndex})`);
-        this.removeKeys(this.firstStoredIndex, snapshot.index);
+        this.removeKeys(ops, this.firstStoredIndex, snapshot.index);
       }
       this.firstStoredIndex = snapshot.index + 1;
     }
@@ -183,15 +195,16 @@ export class LmdbRaftStorage {
     if (first) {
       assert(first.index >= this.firstStoredIndex && first.index <= this.lastStoredIndex + 1, `entry ${first.index} does not extend the stored log [${this.firstStoredIndex}, ${this.lastStoredIndex}]`);
       const last = ready.entriesToPersist.at(-1)!;
-      this.removeKeys(last.index + 1, this.lastStoredIndex);
-      for (const entry of ready.entriesToPersist) this.log.put(entry.index, this.packr.pack([entry.term, entry.type, entry.data]));
+      this.removeKeys(ops, last.index + 1, this.lastStoredIndex);
+      for (const entry of ready.entriesToPersist) ops.push({ db: "log", key: entry.index, value: this.packr.pack([entry.term, entry.type, entry.data]) });
       this.lastStoredIndex = last.index;
     }
-    if (hardState) this.meta.put(HARD_STATE_KEY, this.packr.pack(hardState));
+    if (hardState) ops.push({ db: "meta", key: HARD_STATE_KEY, value: this.packr.pack(hardState) });
+    return ops;
   }
 
-  private removeKeys(from: number, through: number): void {
-    for (let index = from; index <= through; index++) this.log.remove(index);
+  private removeKeys(ops: StoreOp[], from: number, through: number): void {
+    for (let index = from; index <= through; index++) ops.push({ db: "log", key: index, value: null });
   }
 
   /** Resolves once the writes handed off so far are on disk (commits may resolve before their fsync). */
@@ -202,27 +215,18 @@ export class LmdbRaftStorage {
     });
   }
 
-  /** Stores the latest commit index too, so a clean restart re-applies everything at once; waits for every write. */
+  /**
+   * Stores the latest commit index too, so a clean restart re-applies everything at once, and waits for every write;
+   * while writes are failing, gives up on them instead (what they carried was never acknowledged).
+   */
   async close(): Promise<void> {
     if (!this.latestHardStateHandedOff) {
-      const hardState = this.latestHardState;
       this.latestHardStateHandedOff = true;
-      void this.enqueue(() => this.meta.put(HARD_STATE_KEY, this.packr.pack(hardState)));
+      this.writer.write([{ db: "meta", key: HARD_STATE_KEY, value: this.packr.pack(this.latestHardState) }]).catch(() => undefined);
     }
-    // Failed writes were reported to their callers already.
-    await this.lastBatch?.durable.catch(() => undefined);
+    await this.writer.close();
     await this.root.close();
   }
-}
-
-function newBatch(): Batch {
-  let markDurable!: () => void;
-  let fail!: (error: unknown) => void;
-  const durable = new Promise<void>((resolve, reject) => {
-    markDurable = resolve;
-    fail = reject;
-  });
-  return { writes: [], durable, markDurable, fail };
 }
 
 function isEntryFrame(frame: unknown): frame is [number, EntryType, Uint8Array] {

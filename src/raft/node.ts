@@ -207,6 +207,10 @@ export class RaftNode {
   get appliedIndex(): number {
     return this.core.log.applied;
   }
+  /** True while a failed write to the Raft store (a full disk) is being retried. */
+  get storageFailing(): boolean {
+    return this.storage.failing;
+  }
 
   /** Tells the transport where a peer listens now (for peers started on port 0). */
   setPeerAddress(id: NodeId, address: PeerAddress): void {
