@@ -124,6 +124,7 @@ export class Broker {
       port: config.replicationPort,
       replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
       maxFrameBytes: config.maxFrameBytes,
+      replicationQueueMaxBytes: config.replicationQueueMaxBytes,
       addressOf: (nodeId) => {
         const peer = metadata.state.broker(nodeId);
         return peer?.replicationPort ? { host: peer.host, port: peer.replicationPort } : null;

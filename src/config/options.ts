@@ -50,6 +50,7 @@ export interface BrokerConfig {
   brokerSessionTimeoutMs: number;
   replicationPort: number;
   replicaLagTimeMaxMs: number;
+  replicationQueueMaxBytes: number;
   minInsyncReplicas: number;
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
@@ -185,6 +186,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 10,
     max: INT32_MAX,
     help: "A follower that has not caught up for this long leaves the ISR (replica.lag.time.max.ms).",
+  },
+  {
+    key: "replicationQueueMaxBytes",
+    type: "int",
+    defaultValue: 8 << 20,
+    min: 64 * 1024,
+    max: INT32_MAX,
+    help: "Bytes a leader queues for one follower connection that its socket has not taken; above it the leader stops reading segments for that follower until it drains.",
   },
   { key: "minInsyncReplicas", type: "int", defaultValue: 1, min: 1, max: INT32_MAX, help: "Default min.insync.replicas: acks=all writes need this many in-sync replicas." },
   {

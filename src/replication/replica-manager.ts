@@ -58,6 +58,8 @@ export interface ReplicationSettings {
   port: number;
   replicaLagTimeMaxMs: number;
   maxFrameBytes: number;
+  /** Unsent bytes per replication connection before the leader stops reading segments for it. */
+  replicationQueueMaxBytes: number;
   /** Where another broker's replication listener is, from the metadata. */
   addressOf: (nodeId: number) => { host: string; port: number } | null;
   alterPartition: (request: AlterPartitionRequest) => Promise<CommandOutcome>;
@@ -82,8 +84,6 @@ interface ProducerSnapshot {
   state: Uint8Array;
 }
 
-/** Unsent bytes per replication connection before the leader stops reading segments for it. */
-const REPLICATION_QUEUE_BYTES = 8 << 20;
 const REPLICATION_SEND_BYTES = 1 << 20;
 const RECONNECT_INITIAL_MS = 50;
 const RECONNECT_MAX_MS = 1_000;
@@ -137,7 +137,7 @@ export class ReplicaManager {
   startReplication(settings: ReplicationSettings): number {
     this.settings = settings;
     this.server = new ReplicationServer(
-      { host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, maxQueuedBytes: REPLICATION_QUEUE_BYTES, maxSendBytes: REPLICATION_SEND_BYTES },
+      { host: settings.host, port: settings.port, maxFrameBytes: settings.maxFrameBytes, maxQueuedBytes: settings.replicationQueueMaxBytes, maxSendBytes: REPLICATION_SEND_BYTES },
       {
         subscribe: (followerId, frame) => this.onSubscribe(followerId, frame),
         followerReport: (id, topic, partition, endOffset, logStartOffset) => this.onFollowerReport(id, topic, partition, endOffset, logStartOffset),
@@ -147,7 +147,7 @@ export class ReplicaManager {
     this.fetcher = new ReplicaFetcher({
       nodeId: this.nodeId,
       maxFrameBytes: settings.maxFrameBytes,
-      maxQueuedBytes: REPLICATION_QUEUE_BYTES,
+      maxQueuedBytes: settings.replicationQueueMaxBytes,
       addressOf: settings.addressOf,
       initialBackoffMs: RECONNECT_INITIAL_MS,
       maxBackoffMs: RECONNECT_MAX_MS,

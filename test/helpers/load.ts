@@ -1,6 +1,8 @@
 /** Helpers for load tests: a producer that keeps record of what was acknowledged, and reading it all back. */
+import { KafkaError } from "../../src/client/connection.ts";
 import { Consumer } from "../../src/client/consumer.ts";
 import type { Producer } from "../../src/client/producer.ts";
+import { ErrorCode } from "../../src/protocol/error-codes.ts";
 import { waitFor } from "./wait.ts";
 
 const encoder = new TextEncoder();
@@ -18,16 +20,28 @@ export function showLatency(label: string, latenciesMs: number[]): string {
   return `${label}: ${s.count} acks, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, max ${s.max.toFixed(1)} ms`;
 }
 
+/** How long a send keeps retrying NOT_ENOUGH_REPLICAS, as clients do, before the test fails. */
+const RETRY_FOR_MS = 60_000;
+
 /**
- * Sends `count` records one at a time, each waiting for its acknowledgement, and returns their latencies. The
- * values are `${tag}-${i}`; every acknowledged one is added to `acked`.
+ * Sends `count` records one at a time, each waiting for its acknowledgement, and returns their latencies (retries
+ * included). The values are `${tag}-${i}`; every acknowledged one is added to `acked`. NOT_ENOUGH_REPLICAS (refused
+ * before the append: an in-sync follower fell behind on a loaded machine and left the ISR) is retried, as clients do.
  */
 export async function produceOneByOne(producer: Producer, topic: string, partition: number, tag: string, count: number, acked: Set<string>): Promise<number[]> {
   const latenciesMs: number[] = [];
   for (let i = 0; i < count; i++) {
     const value = `${tag}-${i}`;
     const sentAt = performance.now();
-    await producer.send({ topic, partition, value: encoder.encode(value) });
+    for (;;) {
+      try {
+        await producer.send({ topic, partition, value: encoder.encode(value) });
+        break;
+      } catch (error) {
+        if (!(error instanceof KafkaError) || error.errorCode !== ErrorCode.NOT_ENOUGH_REPLICAS || performance.now() - sentAt > RETRY_FOR_MS) throw error;
+        await Bun.sleep(50);
+      }
+    }
     latenciesMs.push(performance.now() - sentAt);
     acked.add(value);
   }

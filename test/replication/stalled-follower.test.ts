@@ -20,8 +20,10 @@ const THROUGH = "through";
 const LEADER = 1;
 const STALLED = 3;
 const REPLICA_LAG_TIME_MAX_MS = 2000;
-/** The leader's bound per follower connection (replica-manager's queue bound plus one read of 1 MiB) and framing slack. */
-const REPLICATION_QUEUE_BOUND_BYTES = (8 << 20) + (1 << 20) + (64 << 10);
+/** --replication-queue-max-bytes, below its default so the test shows the flag is what bounds the queue. */
+const REPLICATION_QUEUE_MAX_BYTES = 4 << 20;
+/** The leader's bound per follower connection: the configured queue plus one read of 1 MiB, and framing slack. */
+const REPLICATION_QUEUE_BOUND_BYTES = REPLICATION_QUEUE_MAX_BYTES + (1 << 20) + (64 << 10);
 /** Produced to the stalled follower's partition while it is stopped: well beyond the bound and the kernel's socket buffers. */
 const BULK_BYTES = 64 << 20;
 const RECORD_BYTES = 1024;
@@ -41,6 +43,8 @@ beforeAll(async () => {
     "120000",
     "--replica-lag-time-max-ms",
     String(REPLICA_LAG_TIME_MAX_MS),
+    "--replication-queue-max-bytes",
+    String(REPLICATION_QUEUE_MAX_BYTES),
   ]);
 }, 90_000);
 
