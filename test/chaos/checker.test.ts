@@ -75,6 +75,24 @@ describe("check", () => {
     expect(result.anomalies[0]!.excerpt).toEqual([read("b", 0, 1, "g1"), read("a", 0, 0, "g1")]);
   });
 
+  test("members of a second group read apart: one member's assign lets only that member start over", () => {
+    const assign = (partition: number, process: string): HistoryEvent => ({ kind: "assign", process, partition, atMs: 3 });
+    const history = [
+      assign(0, "g1g1"),
+      assign(0, "jg1g1"),
+      read("a", 0, 0, "g1g1"),
+      read("a", 0, 0, "jg1g1"),
+      read("b", 0, 1, "jg1g1"),
+      read("b", 0, 1, "g1g1"),
+      assign(0, "jg1g1"),
+      read("a", 0, 0, "jg1g1"),
+      read("a", 0, 0, "g1g1"),
+    ];
+    const result = check({ history, finalReader: "final", highWatermarks: [2] });
+    expect(result.counts["non-monotonic"]).toBe(1);
+    expect(result.anomalies[0]!.excerpt).toEqual([read("b", 0, 1, "g1g1"), read("a", 0, 0, "g1g1")]);
+  });
+
   test("examples are capped per kind while the counts stay exact", () => {
     const history = Array.from({ length: 20 }, (_, i) => ack(`v${i}`, 0, i));
     const result = check({ history, finalReader: "final", highWatermarks: [20] });

@@ -126,6 +126,8 @@ export class ChaosCluster {
   async restart(id: number): Promise<void> {
     const node = this.node(id);
     if (isRunning(node.broker)) throw new Error(`node ${id} still runs`);
+    // A broker that exited by itself (a crash, not a kill) has its log saved only here.
+    this.saveLog(node);
     await this.startNode(id);
   }
 
@@ -188,7 +190,10 @@ export class ChaosCluster {
     await waitFor(
       async () => {
         const ids = this.responsive();
-        if (ids.length !== this.nodes.length) return false;
+        if (ids.length !== this.nodes.length) {
+          lastSeen = this.nodes.filter((n) => !ids.includes(n.id)).map((n) => `node ${n.id} ${isRunning(n.broker) ? "paused" : `exited (${n.broker?.process.exitCode ?? n.broker?.process.signalCode})`}`).join(", ");
+          return false;
+        }
         const views = await Promise.all(ids.map((id) => this.partitions(id, topic)));
         lastSeen = views.map((v, i) => `node ${ids[i]}: ${v.map((p) => `p${p.partition} leader ${p.leader} isr [${p.isrs.map((r) => r.id)}]`).join(", ")}`).join("; ");
         const leaders = new Set(views.map((v) => JSON.stringify(v.map((p) => p.leader))));

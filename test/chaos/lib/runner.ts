@@ -14,7 +14,7 @@ import { check, formatVerdict, type CheckResult, type ReplicaLog } from "./check
 import { ChaosCluster, NODE_IDS, SESSION_TIMEOUT_MS } from "./cluster.ts";
 import { formatEvent, parseEventLine, type HistoryEvent } from "./history.ts";
 import { FAULT_KINDS, FaultSchedule, type Fault, type FaultKind } from "./schedule.ts";
-import { Workload } from "./workload.ts";
+import { isKafkajsProcess, Workload } from "./workload.ts";
 
 const TOPIC = "chaos";
 const PARTITIONS = 3;
@@ -32,6 +32,8 @@ export interface RunOptions {
   producers?: number;
   consumers?: number;
   groupConsumers?: number;
+  jsProducers?: number;
+  jsGroupConsumers?: number;
   ratePerProducerPerS?: number;
 }
 
@@ -45,8 +47,12 @@ export interface RunSummary {
   slowRecoveries: string[];
   acknowledged: number;
   read: number;
-  /** Records read per reader process (workload consumers, group members, the final reader). */
+  /** Records acknowledged per producer process (confluent-kafka's p*, kafkajs's jp*). */
+  acksByProcess: Record<string, number>;
+  /** Records read per reader process (consumers c*, group members g* and kafkajs's jg*, the final reader). */
   readsByProcess: Record<string, number>;
+  /** The workload's acknowledgements and reads by client library (the final reader left out). */
+  byLibrary: Record<"kafkajs" | "confluent", { acknowledged: number; read: number }>;
   anomalies: CheckResult["counts"];
   ok: boolean;
   verdict: string;
@@ -106,6 +112,8 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
       producers: options.producers ?? 3,
       consumers: options.consumers ?? 2,
       groupConsumers: options.groupConsumers ?? 2,
+      jsProducers: options.jsProducers ?? 2,
+      jsGroupConsumers: options.jsGroupConsumers ?? 2,
       ratePerProducerPerS: options.ratePerProducerPerS ?? 100,
       logDir: join(options.artifactsDir, "clients"),
     });
@@ -144,6 +152,8 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
     const availability = slowRecoveries.length > 0 ? `\nAVAILABILITY: FAILED, ${slowRecoveries.length} slow recoveries:\n${slowRecoveries.map((r) => `- ${r}`).join("\n")}` : "";
     const verdict = formatVerdict(result, options.seed) + availability;
     if (!result.ok) writeFileSync(join(options.artifactsDir, "history.txt"), history.map(formatEvent).join("\n"));
+    const acksByProcess = countByProcess(history, "ack");
+    const readsByProcess = countByProcess(history, "read");
     return {
       seed: options.seed,
       namespaced: options.namespaced,
@@ -153,7 +163,9 @@ export async function runInside(options: RunOptions): Promise<RunSummary> {
       slowRecoveries,
       acknowledged: result.acknowledged,
       read: result.read,
-      readsByProcess: countReads(history),
+      acksByProcess,
+      readsByProcess,
+      byLibrary: totalsByLibrary(acksByProcess, readsByProcess),
       anomalies: result.counts,
       ok: result.ok && slowRecoveries.length === 0,
       verdict,
@@ -194,10 +206,18 @@ function describe(fault: Fault): string {
   return `${verb} ${fault.durationMs} ms (${fault.target === "controller" ? "the controller" : "a node"})`;
 }
 
-function countReads(history: readonly HistoryEvent[]): Record<string, number> {
+function countByProcess(history: readonly HistoryEvent[], kind: "ack" | "read"): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const event of history) if (event.kind === "read") counts[event.process] = (counts[event.process] ?? 0) + 1;
+  for (const event of history) if (event.kind === kind) counts[event.process] = (counts[event.process] ?? 0) + 1;
   return counts;
+}
+
+function totalsByLibrary(acksByProcess: Record<string, number>, readsByProcess: Record<string, number>): RunSummary["byLibrary"] {
+  const totals: RunSummary["byLibrary"] = { kafkajs: { acknowledged: 0, read: 0 }, confluent: { acknowledged: 0, read: 0 } };
+  const library = (process: string) => (isKafkajsProcess(process) ? totals.kafkajs : totals.confluent);
+  for (const [process, count] of Object.entries(acksByProcess)) library(process).acknowledged += count;
+  for (const [process, count] of Object.entries(readsByProcess)) if (process !== FINAL_READER) library(process).read += count;
+  return totals;
 }
 
 async function finalRead(bootstrap: string): Promise<{ events: HistoryEvent[]; highWatermarks: number[] }> {
