@@ -182,6 +182,7 @@ export class PartitionLog implements FlushParticipant {
     assert(records.length >= BATCH_HEADER_BYTES, `append of ${records.length} bytes`);
     const nowMs = this.clock();
     const baseOffset = this.logEndOffset;
+    const segmentsBefore = this.segments.length;
     let next = baseOffset;
     let position = 0;
     while (position < records.length) {
@@ -207,8 +208,10 @@ export class PartitionLog implements FlushParticipant {
         segment.append(records, position, size, next, lastOffset, maxTimestampMs);
         this.dirtySegments.add(segment);
       } catch (error) {
-        // A request is all or nothing: undo the batches of this call already copied (e.g. disk full).
+        // A request is all or nothing: undo the batches of this call already copied (e.g. disk full), and the
+        // segments rolled for them, so a refused append leaves the segments as they were.
         if (this.logEndOffset > baseOffset) this.truncateTo(baseOffset);
+        while (this.segments.length > segmentsBefore && this.active.isEmpty) this.dropSegment(this.segments.length - 1);
         throw error;
       }
       next = lastOffset + 1;
@@ -321,7 +324,7 @@ export class PartitionLog implements FlushParticipant {
     this.dirtySegments.add(this.active);
     this.highWatermark = Math.min(this.highWatermark, this.logEndOffset);
     this.flushedOffset = Math.min(this.flushedOffset, this.logEndOffset);
-    this.writeRecoveryPoint(Math.min(this.readRecoveryPoint(), this.logEndOffset));
+    this.lowerRecoveryPoint(this.logEndOffset);
     this.flusher.appended(this);
   }
 
@@ -331,17 +334,25 @@ export class PartitionLog implements FlushParticipant {
    */
   restartAt(offset: number): void {
     assert(!this.closed, "restart of a closed log");
-    assert(Number.isSafeInteger(offset) && offset >= 0, `restart offset ${offset}`);
-    while (this.segments.length > 0) this.dropSegment(this.segments.length - 1);
-    this.createSegment(offset, this.config.segmentBytes);
-    this.setLogStartOffset(offset);
+    assert(Number.isSafeInteger(offset) && offset >= this.logEndOffset, `restart at ${offset} below the log end ${this.logEndOffset}`);
+    // The saved log start goes first: if the disk refuses it nothing has changed, and if the rest is cut short, a
+    // saved log start past the log end is what makes the next open restart the log there. The new segment comes
+    // before the old ones go, so no failure leaves the log without one.
+    this.saveLogStartOffset(offset);
+    if (!(this.active.isEmpty && this.active.baseOffset === offset)) this.createSegment(offset, this.config.segmentBytes);
+    while (this.segments.length > 1) this.dropSegment(0);
+    this.logStartOffset = offset;
     this.highWatermark = offset;
     this.flushedOffset = offset;
-    this.writeRecoveryPoint(offset);
+    // Raised by the next flush: until then the lower one only makes a recovery check more.
+    this.recoveryPointStale = true;
     this.flusher.appended(this);
   }
 
-  /** Advances the log start offset (DeleteRecords); whole segments below it go at the next retention pass. */
+  /**
+   * Advances the log start offset (DeleteRecords); whole segments below it go at the next retention pass. Throws
+   * if the disk refuses to save it, and the log start stays where it was.
+   */
   deleteRecordsBefore(offset: number): void {
     assert(offset <= this.highWatermark, `delete records up to ${offset} beyond high watermark ${this.highWatermark}`);
     if (offset > this.logStartOffset) this.setLogStartOffset(offset);
@@ -359,9 +370,12 @@ export class PartitionLog implements FlushParticipant {
       nowMs,
     });
     if (plan.deleteCount === 0) return plan;
-    if (plan.deleteCount === this.segments.length) this.roll(this.config.segmentBytes);
+    // Every segment goes: an empty one takes over at the log end. The active one is not rolled (trimmed, its
+    // indexes saved), as it is deleted anyway and a full disk, which retention may be about to relieve, refuses writes.
+    if (plan.deleteCount === this.segments.length) this.createSegment(this.active.nextOffset, this.config.segmentBytes);
     for (let i = 0; i < plan.deleteCount; i++) this.dropSegment(0);
-    this.setLogStartOffset(plan.logStartOffset);
+    // Nothing to save: the first segment left starts at the new log start, or the saved log start is already there.
+    this.logStartOffset = plan.logStartOffset;
     log.info("retention deleted segments", { topic: this.topic, partition: this.partition, count: plan.deleteCount, reason: plan.reason });
     return plan;
   }
@@ -505,8 +519,17 @@ export class PartitionLog implements FlushParticipant {
     this.directoryNeedsSync = true;
   }
 
+  /** Saves the log start, then moves it: a disk that refuses the file (full) leaves the log start where it was. */
   private setLogStartOffset(offset: number): void {
+    this.saveLogStartOffset(offset);
     this.logStartOffset = offset;
+  }
+
+  /**
+   * On open the log starts at the larger of the saved offset and the first segment's base, so the file must be
+   * written before the log start moves past that base, never after.
+   */
+  private saveLogStartOffset(offset: number): void {
     const file = path.join(this.dir, LOG_START_OFFSET_FILE);
     fs.writeFileSync(`${file}.tmp`, String(offset));
     fs.renameSync(`${file}.tmp`, file);
@@ -520,6 +543,20 @@ export class PartitionLog implements FlushParticipant {
     const file = path.join(this.dir, RECOVERY_POINT_FILE);
     fs.writeFileSync(`${file}.tmp`, String(offset));
     fs.renameSync(`${file}.tmp`, file);
+  }
+
+  /**
+   * The log lost its tail: a recovery point past the new end would let recovery trust a segment rewritten after it.
+   * If the disk refuses the lower one, the file goes (removing needs no space) and recovery checks every segment.
+   */
+  private lowerRecoveryPoint(offset: number): void {
+    if (this.readRecoveryPoint() <= offset) return;
+    try {
+      this.writeRecoveryPoint(offset);
+    } catch (error) {
+      log.warn("could not lower the recovery point; removing it, so the next recovery checks every segment", { dir: this.dir, error });
+      fs.rmSync(path.join(this.dir, RECOVERY_POINT_FILE), { force: true });
+    }
   }
 
   /**

@@ -110,10 +110,19 @@ export class Segment {
 
   static create(dir: string, baseOffset: number, capacityBytes: number, indexIntervalBytes: number): Segment {
     assert(capacityBytes > 0 && capacityBytes <= INT32_MAX, `capacity ${capacityBytes}`);
-    const fd = fs.openSync(logPath(dir, baseOffset), "wx+");
+    const file = logPath(dir, baseOffset);
+    const fd = fs.openSync(file, "wx+");
     const fileBytes = Math.min(capacityBytes, PREALLOCATE_BYTES);
-    fs.ftruncateSync(fd, fileBytes);
-    const mapping = mapShared(fd, roundUpToPage(capacityBytes));
+    let mapping: Mapping;
+    try {
+      fs.ftruncateSync(fd, fileBytes);
+      mapping = mapShared(fd, roundUpToPage(capacityBytes));
+    } catch (error) {
+      // A file left behind would make every later attempt at this offset fail ("wx+"), until a restart.
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      throw error;
+    }
     // Stale index files from an earlier segment at this offset would not match the new data.
     for (const stale of [offsetIndexPath(dir, baseOffset), timeIndexPath(dir, baseOffset)]) fs.rmSync(stale, { force: true });
     return new Segment(dir, baseOffset, capacityBytes, indexIntervalBytes, fd, fileBytes, mapping);
