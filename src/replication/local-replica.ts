@@ -4,8 +4,8 @@ import type { PartitionProducerState } from "../idempotence/producer-state.ts";
 import { logger } from "../lib/logger.ts";
 import type { PartitionRecord } from "../metadata/records.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
-import { batchSizeAt, readBatchHeader } from "../protocol/record-batch.ts";
-import type { PartitionLog } from "../wal/partition-log.ts";
+import { batchSizeAt, readBatchHeader, type BatchHeader } from "../protocol/record-batch.ts";
+import type { AppendResult, PartitionLog } from "../wal/partition-log.ts";
 import type { IsrTracker } from "./isr-tracker.ts";
 import { LeaderEpochCache, decodeEpochCheckpoint, encodeEpochCheckpoint } from "./leader-epoch-cache.ts";
 import { LowWatermarkWaiters } from "./low-watermark-waiters.ts";
@@ -101,6 +101,29 @@ export class LocalReplica {
     if (this.epochCache.assign(epoch, startOffset)) this.saveEpochCache();
   }
 
+  /**
+   * A follower's append of its leader's batches, with the epochs they start and their producer state. Epochs are
+   * checkpointed before the batches that start them are appended, as Kafka's follower does: a checkpoint ahead of
+   * the log is cut back to the log's end when loaded, but a batch whose epoch the checkpoint lacks would make this
+   * replica truncate wrongly after a restart. If the disk refuses either write it throws, and nothing here changed.
+   */
+  appendReplicated(records: Uint8Array): AppendResult {
+    const headers: BatchHeader[] = [];
+    for (let pos = 0; pos < records.length; pos += batchSizeAt(records, pos)) headers.push(readBatchHeader(records, pos));
+    const latestEpoch = this.latestEpoch;
+    if (headers.some((h) => h.partitionLeaderEpoch > latestEpoch)) {
+      const withNewEpochs = new LeaderEpochCache(this.epochCache.all);
+      for (const h of headers) if (h.partitionLeaderEpoch > withNewEpochs.latestEpoch) withNewEpochs.assign(h.partitionLeaderEpoch, h.baseOffset);
+      this.writeEpochCheckpoint(withNewEpochs);
+    }
+    const result = this.log.appendReplicated(records);
+    for (const h of headers) {
+      if (h.partitionLeaderEpoch > this.latestEpoch) this.epochCache.assign(h.partitionLeaderEpoch, h.baseOffset);
+      this.producers.replay(h);
+    }
+    return result;
+  }
+
   /** Truncates the log and everything derived from it to `offset`. */
   truncateTo(offset: number): void {
     this.log.truncateTo(offset);
@@ -115,9 +138,23 @@ export class LocalReplica {
     this.localDurableEnd = offset;
   }
 
+  /**
+   * Saves the checkpoint after the log changed under it (truncated, restarted, a new leader epoch at its end). If
+   * the disk refuses (full), the file goes instead, which needs no space: the next start rebuilds the cache from
+   * the batches in the log, where a stale checkpoint would disagree with them.
+   */
   saveEpochCache(): void {
+    try {
+      this.writeEpochCheckpoint(this.epochCache);
+    } catch (error) {
+      log.warn("could not save the leader epoch checkpoint; removing it, so the next start rebuilds it from the log", { topic: this.topic, partition: this.partition, error });
+      fs.rmSync(path.join(this.log.dir, LEADER_EPOCH_CHECKPOINT_FILE), { force: true });
+    }
+  }
+
+  private writeEpochCheckpoint(cache: LeaderEpochCache): void {
     const file = path.join(this.log.dir, LEADER_EPOCH_CHECKPOINT_FILE);
-    fs.writeFileSync(`${file}.tmp`, encodeEpochCheckpoint(this.epochCache.all));
+    fs.writeFileSync(`${file}.tmp`, encodeEpochCheckpoint(cache.all));
     fs.renameSync(`${file}.tmp`, file);
   }
 

@@ -25,10 +25,13 @@ export interface FollowerPartition {
   appendReplicated(records: Uint8Array): Promise<number>;
   /** The leader says this log diverged after its epoch `epoch` ended at `endOffset`: truncate as Kafka does. */
   truncateForDivergence(epoch: number, endOffset: number): void;
-  /** The leader no longer holds what this log lacks: empty it and continue at the leader's log start. */
+  /** The leader no longer holds what this log lacks: empty it and continue at the leader's log start. Throws, the log unchanged, if the disk refuses. */
   restartAt(logStartOffset: number): void;
   setLeaderHighWatermark(highWatermark: number): void;
-  /** The leader's log start (DeleteRecords, retention): this log drops what the leader dropped, within its high watermark. */
+  /**
+   * The leader's log start (DeleteRecords, retention): this log drops what the leader dropped, within its high
+   * watermark. Throws, the log start unchanged, if the disk refuses to save it.
+   */
   setLeaderLogStartOffset(logStartOffset: number): void;
 }
 
@@ -54,8 +57,8 @@ interface Stream {
   /** Highest end offset reported to the leader; acks coalesce while an append is being made durable. */
   reportedEndOffset: number;
   reportedLogStartOffset: number;
-  /** Appends refused in a row (a full disk): the next subscription waits longer. */
-  appendFailures: number;
+  /** Frames in a row this replica could not apply (a full disk): the next subscription waits longer. */
+  failures: number;
   retryTimer: Timer | undefined;
 }
 
@@ -94,11 +97,11 @@ class LeaderLink {
   }
 
   /** A stream for the partition, replacing any it had, waiting to be subscribed. */
-  private addStream(target: FollowerPartition, appendFailures: number): Stream {
+  private addStream(target: FollowerPartition, failures: number): Stream {
     const key = partitionKey(target.topic, target.partition);
     const existing = this.byPartition.get(key);
     if (existing !== undefined) this.drop(existing);
-    const stream: Stream = { id: this.nextStreamId(), target, state: "waiting", reportedEndOffset: -1, reportedLogStartOffset: -1, appendFailures, retryTimer: undefined };
+    const stream: Stream = { id: this.nextStreamId(), target, state: "waiting", reportedEndOffset: -1, reportedLogStartOffset: -1, failures, retryTimer: undefined };
     this.streams.set(stream.id, stream);
     this.byPartition.set(key, stream);
     return stream;
@@ -219,14 +222,11 @@ class LeaderLink {
         this.onBatches(stream, frame.records, frame.highWatermark, frame.logStartOffset);
         return;
       case FrameType.HWM:
-        target.setLeaderHighWatermark(frame.highWatermark);
-        target.setLeaderLogStartOffset(frame.logStartOffset);
-        this.reportMovedLogStart(stream);
+        this.followLeaderOffsets(stream, frame.highWatermark, frame.logStartOffset);
         return;
       case FrameType.DIVERGING:
         log.info("truncating a diverged log", { topic: target.topic, partition: target.partition, leaderId: this.leaderId, epoch: frame.epoch, endOffset: frame.endOffset });
-        target.truncateForDivergence(frame.epoch, frame.endOffset);
-        this.subscribe(stream);
+        if (this.applied(stream, () => target.truncateForDivergence(frame.epoch, frame.endOffset))) this.subscribe(stream);
         return;
       case FrameType.START_AT:
         log.warn("the leader's log starts past this replica's end; restarting the log there", {
@@ -235,8 +235,7 @@ class LeaderLink {
           logEndOffset: target.logEndOffset,
           logStartOffset: frame.logStartOffset,
         });
-        target.restartAt(frame.logStartOffset);
-        this.subscribe(stream);
+        if (this.applied(stream, () => target.restartAt(frame.logStartOffset))) this.subscribe(stream);
         return;
       case FrameType.ENDED:
         // Refused or ended (leader moved, epochs differ): try again after a pause; metadata changes re-target sooner.
@@ -269,12 +268,12 @@ class LeaderLink {
     try {
       appended = target.appendReplicated(records);
     } catch (error) {
-      this.retryAfterFailedAppend(stream, error);
+      this.retryAfterFailure(stream, error);
       return;
     }
     appended
       .then((endOffset) => {
-        stream.appendFailures = 0;
+        stream.failures = 0;
         if (this.streams.get(stream.id) !== stream || stream.state !== "subscribed" || endOffset <= stream.reportedEndOffset) return;
         stream.reportedEndOffset = endOffset;
         stream.reportedLogStartOffset = target.logStartOffset;
@@ -282,25 +281,46 @@ class LeaderLink {
       })
       .catch((error) => {
         log.error("replicated append failed", { topic: target.topic, partition: target.partition, error: String(error) });
-        this.retryAfterFailedAppend(stream, error);
+        this.retryAfterFailure(stream, error);
       });
+    this.followLeaderOffsets(stream, highWatermark, logStartOffset);
+  }
+
+  /** The leader's high watermark and log start, which this replica follows; a moved log start is reported back. */
+  private followLeaderOffsets(stream: Stream, highWatermark: number, logStartOffset: number): void {
+    const target = stream.target;
     target.setLeaderHighWatermark(highWatermark);
-    target.setLeaderLogStartOffset(logStartOffset);
-    this.reportMovedLogStart(stream);
+    if (this.applied(stream, () => target.setLeaderLogStartOffset(logStartOffset))) this.reportMovedLogStart(stream);
   }
 
   /**
-   * The replica could not store the leader's batches (a full disk): this partition's stream stops and subscribes
-   * again at its log end after a backoff that doubles up to maxBackoffMs (Kafka's replica.fetch.backoff.ms). The
-   * link and the other partitions on it carry on. Batches of the old stream still in flight are ignored.
+   * Makes a change the leader's frame asks of this replica (truncate, restart, move the log start). If the replica
+   * throws (a full disk refused a file), the stream retries as after a refused append, and false is returned.
    */
-  private retryAfterFailedAppend(stream: Stream, error: unknown): void {
+  private applied(stream: Stream, change: () => void): boolean {
+    try {
+      change();
+      return true;
+    } catch (error) {
+      const target = stream.target;
+      if (stream.failures === 0) log.warn("could not apply the leader's change to this replica; retrying with a backoff", { topic: target.topic, partition: target.partition, error: String(error) });
+      this.retryAfterFailure(stream, error);
+      return false;
+    }
+  }
+
+  /**
+   * The replica could not store what the leader sent (a full disk): this partition's stream stops and subscribes
+   * again at its log end after a backoff that doubles up to maxBackoffMs (Kafka's replica.fetch.backoff.ms). The
+   * link and the other partitions on it carry on. Frames of the old stream still in flight are ignored.
+   */
+  private retryAfterFailure(stream: Stream, error: unknown): void {
     if (this.streams.get(stream.id) !== stream) return;
-    const appendFailures = stream.appendFailures + 1;
-    const delayMs = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.min(appendFailures - 1, 30));
+    const failures = stream.failures + 1;
+    const delayMs = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.min(failures - 1, 30));
     const target = stream.target;
-    log.debug("replicated append refused; subscribing again after a backoff", { topic: target.topic, partition: target.partition, appendFailures, delayMs, error: String(error) });
-    const retry = this.addStream(target, appendFailures);
+    log.debug("the replica refused the leader's data; subscribing again after a backoff", { topic: target.topic, partition: target.partition, failures, delayMs, error: String(error) });
+    const retry = this.addStream(target, failures);
     retry.retryTimer = setTimeout(() => {
       retry.retryTimer = undefined;
       if (this.streams.get(retry.id) === retry && this.writer !== null && retry.state === "waiting") this.subscribe(retry);

@@ -6,7 +6,7 @@ import type { MetadataState } from "../metadata/state.ts";
 import { effectiveTopicConfigs } from "../metadata/effective-configs.ts";
 import type { Counter, MetricsRegistry } from "../metrics/registry.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
-import { batchSizeAt, isTransactional, readBatchHeader, validateBatches, type BatchError } from "../protocol/record-batch.ts";
+import { isTransactional, validateBatches, type BatchError } from "../protocol/record-batch.ts";
 import type { LogManager } from "../wal/log-manager.ts";
 import type { AppendResult, PartitionLog } from "../wal/partition-log.ts";
 import { isStorageError } from "../wal/segment.ts";
@@ -429,17 +429,12 @@ export class ReplicaManager {
     const logEndBefore = replica.log.logEndOffset;
     let result: AppendResult;
     try {
-      result = replica.log.appendReplicated(records);
+      result = replica.appendReplicated(records);
     } catch (error) {
       if (isStorageError(error)) this.appendRefused(replica, "follower", logEndBefore, error);
       throw error;
     }
     this.appendStored(replica);
-    for (let pos = 0; pos < records.length; pos += batchSizeAt(records, pos)) {
-      const header = readBatchHeader(records, pos);
-      if (header.partitionLeaderEpoch > replica.latestEpoch) replica.assignEpoch(header.partitionLeaderEpoch, header.baseOffset);
-      replica.producers.replay(header);
-    }
     const endOffset = result.lastOffset + 1;
     return result.durable.then(() => endOffset);
   }
@@ -677,7 +672,14 @@ export class ReplicaManager {
    * records again, or until timeoutMs passes: REQUEST_TIMED_OUT with the low watermark reached so far.
    */
   deleteRecords(replica: LocalReplica, offset: number, timeoutMs: number): Promise<LowWatermarkOutcome> {
-    replica.log.deleteRecordsBefore(offset);
+    try {
+      replica.log.deleteRecordsBefore(offset);
+    } catch (error) {
+      if (!isStorageError(error)) throw error;
+      // The log start stays where it was (it moves only once saved): Kafka answers a storage failure this way.
+      log.error("DeleteRecords failed: the disk refused to save the log start", { topic: replica.topic, partition: replica.partition, offset, error });
+      return Promise.resolve({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, lowWatermark: -1 });
+    }
     this.server?.logStartChanged(replica.topic, replica.partition);
     const lowWatermark = this.lowWatermark(replica);
     if (lowWatermark >= offset) return Promise.resolve({ errorCode: ErrorCode.NONE, lowWatermark });
