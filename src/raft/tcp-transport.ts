@@ -1,8 +1,7 @@
 /**
  * Raft messages over raw TCP: 4-byte big-endian length, then a msgpackr-encoded message. One outbound connection per
  * peer, reconnected with exponential backoff; bounded per-peer send queues that drop the oldest frame when full (Raft
- * tolerates loss, and the newest message carries the freshest state); partial writes resume on drain. The frames
- * queued for a peer during one task leave together at its end, in one write.
+ * tolerates loss, and the newest message carries the freshest state); partial writes resume on drain.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
@@ -11,8 +10,6 @@ import { assert, isWellFormedMessage, type Message, type NodeId } from "./types.
 
 const log = logger("raft-transport");
 const FRAME_HEADER_BYTES = 4;
-/** At most this many queued bytes are joined into one write. */
-const MAX_JOINED_WRITE_BYTES = 1 << 20;
 
 export interface PeerAddress {
   host: string;
@@ -65,9 +62,6 @@ class PeerLink {
   headWrittenBytes = 0;
   droppedFrames = 0;
   sentFrames = 0;
-  /** Frames joined into queue[0]: it counts as that many when sent. */
-  headFrames = 1;
-  flushScheduled = false;
 
   constructor(
     readonly id: NodeId,
@@ -153,14 +147,8 @@ export class TcpTransport {
     link.queue.push(frame);
     link.queuedBytes += frameBytes;
     this.enforceQueueBound(link);
-    if (!link.socket) this.connect(link);
-    else if (!link.flushScheduled) {
-      link.flushScheduled = true;
-      queueMicrotask(() => {
-        link.flushScheduled = false;
-        this.flush(link);
-      });
-    }
+    if (link.socket) this.flush(link);
+    else this.connect(link);
   }
 
   private enforceQueueBound(link: PeerLink): void {
@@ -169,8 +157,7 @@ export class TcpTransport {
     while ((link.queue.length > this.maxQueuedFrames || link.queuedBytes > this.maxQueuedBytes) && link.queue.length > firstDroppable + 1) {
       const [dropped] = link.queue.splice(firstDroppable, 1);
       link.queuedBytes -= dropped!.byteLength;
-      link.droppedFrames += firstDroppable === 0 ? link.headFrames : 1;
-      if (firstDroppable === 0) link.headFrames = 1;
+      link.droppedFrames++;
     }
   }
 
@@ -178,7 +165,6 @@ export class TcpTransport {
     const socket = link.socket;
     if (!socket) return;
     while (link.queue.length > 0) {
-      if (link.headWrittenBytes === 0) this.joinHead(link);
       const head = link.queue[0]!;
       const remaining = head.subarray(link.headWrittenBytes);
       const written = socket.write(remaining);
@@ -190,28 +176,8 @@ export class TcpTransport {
       link.queue.shift();
       link.queuedBytes -= head.byteLength;
       link.headWrittenBytes = 0;
-      link.sentFrames += link.headFrames;
-      link.headFrames = 1;
+      link.sentFrames++;
     }
-  }
-
-  /** Joins the frames at the front of the queue into one buffer, so they leave in one write (one system call). */
-  private joinHead(link: PeerLink): void {
-    let count = 0;
-    let bytes = 0;
-    for (const frame of link.queue) {
-      if (count > 0 && bytes + frame.byteLength > MAX_JOINED_WRITE_BYTES) break;
-      count++;
-      bytes += frame.byteLength;
-    }
-    if (count < 2) return;
-    const joined = new Uint8Array(bytes);
-    let at = 0;
-    for (const frame of link.queue.splice(0, count, joined)) {
-      joined.set(frame, at);
-      at += frame.byteLength;
-    }
-    link.headFrames = count;
   }
 
   private connect(link: PeerLink): void {
@@ -269,8 +235,7 @@ export class TcpTransport {
       const torn = link.queue.shift()!;
       link.queuedBytes -= torn.byteLength;
       link.headWrittenBytes = 0;
-      link.droppedFrames += link.headFrames;
-      link.headFrames = 1;
+      link.droppedFrames++;
     }
     this.scheduleReconnect(link);
     if (!this.closed) this.options.onPeerDisconnected?.(link.id);
