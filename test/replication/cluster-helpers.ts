@@ -2,7 +2,9 @@
 import { KafkaConnection } from "../../src/client/connection.ts";
 import { createTopics } from "../../src/client/admin.ts";
 import { LogManager } from "../../src/wal/log-manager.ts";
+import { ApiKey } from "../../src/protocol/generated/index.ts";
 import type { BrokerProcess, ClusterProcess } from "../helpers/broker-process.ts";
+import { RawClient } from "../helpers/raw-client.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -87,5 +89,18 @@ export async function storedBatches(dataDir: string, topic: string, partitions: 
     return out;
   } finally {
     logs.abandon();
+  }
+}
+
+export type DeleteRecordsAnswer = { partitionIndex: number; lowWatermark: number; errorCode: number };
+
+/** DeleteRecords v2 of partition 0 of `topic` below `offset`, sent to `node`; resolves with the partition's answer. */
+export async function deleteRecords(node: BrokerProcess, topic: string, offset: number, timeoutMs: number): Promise<DeleteRecordsAnswer> {
+  const raw = await RawClient.connect(node.kafkaPort);
+  try {
+    const answer = await raw.request(ApiKey.DeleteRecords, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset }] }], timeoutMs });
+    return answer.topics[0].partitions[0];
+  } finally {
+    raw.close();
   }
 }

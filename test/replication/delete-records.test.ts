@@ -12,7 +12,7 @@ import { startCluster, type BrokerProcess, type ClusterProcess } from "../helper
 import { RawClient } from "../helpers/raw-client.ts";
 import { runProcess } from "../helpers/run-process.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { CLUSTER_ARGS, agreedLeaders, createTopic, kcatPartitions, runningNodes } from "./cluster-helpers.ts";
+import { CLUSTER_ARGS, deleteRecords, agreedLeaders, createTopic, kcatPartitions, runningNodes, type DeleteRecordsAnswer } from "./cluster-helpers.ts";
 
 const TOPIC = "deleted-records";
 const WAIT_TOPIC = "deleted-records-wait";
@@ -49,18 +49,6 @@ async function seesUnfenced(node: BrokerProcess, id: number): Promise<boolean> {
 
 async function controllerId(node: BrokerProcess): Promise<number> {
   return ((await (await fetch(`http://127.0.0.1:${node.httpPort}/api/cluster`)).json()) as { controllerId: number }).controllerId;
-}
-
-type DeleteRecordsAnswer = { partitionIndex: number; lowWatermark: number; errorCode: number };
-
-async function deleteRecords(node: BrokerProcess, topic: string, offset: number, timeoutMs: number): Promise<DeleteRecordsAnswer> {
-  const raw = await RawClient.connect(node.kafkaPort);
-  try {
-    const answer = await raw.request(ApiKey.DeleteRecords, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset }] }], timeoutMs });
-    return answer.topics[0].partitions[0];
-  } finally {
-    raw.close();
-  }
 }
 
 async function produceMessages(node: BrokerProcess, topic: string): Promise<void> {

@@ -18,10 +18,9 @@ import { LEADER_EPOCH_CHECKPOINT_FILE } from "../../src/replication/local-replic
 import { decodeEpochCheckpoint, type EpochEntry } from "../../src/replication/leader-epoch-cache.ts";
 import { LogManager } from "../../src/wal/log-manager.ts";
 import { startCluster, type BrokerProcess, type ClusterProcess } from "../helpers/broker-process.ts";
-import { RawClient } from "../helpers/raw-client.ts";
 import { fillDisk, mountTmpfs, tmpfsUnavailable, type Tmpfs } from "../helpers/tmpfs.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { CLUSTER_ARGS, agreedLeaders, kcatPartitions, metricSamples, storedBatches } from "./cluster-helpers.ts";
+import { CLUSTER_ARGS, deleteRecords, agreedLeaders, kcatPartitions, metricSamples, storedBatches, type DeleteRecordsAnswer } from "./cluster-helpers.ts";
 
 const TMPFS_BYTES = 16 * 1024 * 1024;
 const RECORD_BYTES = 1024;
@@ -90,18 +89,6 @@ async function produce(node: BrokerProcess, topic: string, count: number): Promi
 
 async function isr(node: BrokerProcess, topic: string): Promise<number[]> {
   return ((await kcatPartitions(node, topic))[0]?.isrs ?? []).map((r) => r.id).sort();
-}
-
-type DeleteRecordsAnswer = { partitionIndex: number; lowWatermark: number; errorCode: number };
-
-async function deleteRecords(node: BrokerProcess, topic: string, offset: number, timeoutMs: number): Promise<DeleteRecordsAnswer> {
-  const raw = await RawClient.connect(node.kafkaPort);
-  try {
-    const answer = await raw.request(ApiKey.DeleteRecords, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset }] }], timeoutMs });
-    return answer.topics[0].partitions[0];
-  } finally {
-    raw.close();
-  }
 }
 
 /** The log start `node` holds in memory for topic-0 (its HTTP view of the partition). */
