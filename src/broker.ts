@@ -10,12 +10,14 @@ import { commitFailureCause } from "./lib/lmdb-commit.ts";
 import { logger } from "./lib/logger.ts";
 import { Controller } from "./metadata/controller.ts";
 import { RaftMetadataLog } from "./metadata/metadata-log.ts";
+import type { BrokerRecord } from "./metadata/records.ts";
 import { MetadataStore } from "./metadata/store.ts";
 import { brokerTopicDefaults } from "./metadata/topic-configs.ts";
 import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
 import { RequestMetrics } from "./metrics/request-metrics.ts";
 import { KafkaServer } from "./net/kafka-server.ts";
 import { randomUuid } from "./protocol/reader.ts";
+import { groupCoordinatorId } from "./group/coordinator-placement.ts";
 import { GroupService } from "./group/group-service.ts";
 import { defaultGroupConfig } from "./group/types.ts";
 import { ProducerIdSource } from "./idempotence/producer-id-source.ts";
@@ -71,6 +73,7 @@ export class Broker {
         offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
       },
       db: store.database("group-records"),
+      coordinates: (groupId) => this.groupCoordinator(groupId)?.nodeId === config.nodeId,
     });
     this.router = new Router(HANDLERS, this, new RequestMetrics(this.metrics));
     this.kafkaServer = new KafkaServer(
@@ -262,6 +265,13 @@ export class Broker {
         return [[undefined, count]];
       }),
     );
+  }
+
+  /** The registered broker that coordinates `groupId` (see coordinator-placement.ts); undefined before any registered. */
+  groupCoordinator(groupId: string): BrokerRecord | undefined {
+    const brokers = this.metadata.state.brokers();
+    const id = groupCoordinatorId(groupId, brokers.map((b) => b.nodeId));
+    return brokers.find((b) => b.nodeId === id);
   }
 
   /** Stops listening, lets storage flush and closes LMDB. Safe to call more than once. */

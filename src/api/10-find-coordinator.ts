@@ -11,7 +11,10 @@ import type { ApiHandler, RequestContext } from "./handler.ts";
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 
-/** Single node: this broker coordinates every group. Transactions are unsupported, so they have no coordinator. */
+/**
+ * A group's coordinator is one broker, the same whichever broker is asked (see group/coordinator-placement.ts).
+ * Transactions are unsupported, so they have no coordinator.
+ */
 export const findCoordinatorHandler: ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse> = {
   apiKey: ApiKey.FindCoordinator,
   minVersion: 0,
@@ -44,7 +47,8 @@ function locate(key: string, keyType: number, ctx: RequestContext): Encodable<Fi
   if (keyType === KEY_TYPE_TRANSACTION) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, "transactions are not supported");
   if (keyType !== KEY_TYPE_GROUP) return unavailable(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
   if (key === "") return unavailable(ErrorCode.INVALID_GROUP_ID, "empty group id");
-  const self = ctx.broker.metadata.state.broker(ctx.broker.config.nodeId);
-  if (self === undefined || self.fenced) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, "this broker is not registered yet");
-  return { key, nodeId: self.nodeId, host: self.host, port: self.port, errorCode: ErrorCode.NONE, errorMessage: null };
+  const coordinator = ctx.broker.groupCoordinator(key);
+  if (coordinator === undefined) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no broker is registered yet");
+  if (coordinator.fenced) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, `the group's coordinator, broker ${coordinator.nodeId}, is not available`);
+  return { key, nodeId: coordinator.nodeId, host: coordinator.host, port: coordinator.port, errorCode: ErrorCode.NONE, errorMessage: null };
 }

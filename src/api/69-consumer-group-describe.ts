@@ -25,6 +25,7 @@ export const consumerGroupDescribeHandler: ApiHandler<ConsumerGroupDescribeReque
       throttleTimeMs: 0,
       groups: request.groupIds.map((groupId) => {
         if (groupId === "") return failed(groupId, ErrorCode.INVALID_GROUP_ID, "GroupId can't be empty.");
+        if (!ctx.broker.groups.isCoordinatorOf(groupId)) return failed(groupId, ErrorCode.NOT_COORDINATOR, null);
         const group = ctx.broker.groups.describeConsumerGroup(groupId, topics);
         if (group === null) return failed(groupId, ErrorCode.GROUP_ID_NOT_FOUND, `Group ${groupId} not found.`);
         return {

@@ -153,7 +153,9 @@ export class Router {
   ): Outgoing {
     const errorCode = error instanceof KafkaCodedError ? error.errorCode : ErrorCode.UNKNOWN_SERVER_ERROR;
     const fields = { api: schema.name, version: ctx.apiVersion, correlationId: ctx.correlationId, clientId: ctx.clientId, error };
-    if (error instanceof KafkaCodedError) log.warn("request failed", { ...fields, errorCode });
+    // Coded errors are the usual answers (NOT_COORDINATOR to a client that found the coordinator moved): the
+    // services log the failures behind them that need attention.
+    if (error instanceof KafkaCodedError) log.debug("request answered with an error", { ...fields, errorCode });
     else log.error("handler failed", fields);
     this.metrics.observe(ctx.apiKey, (Bun.nanoseconds() - startedNs) / 1e6, true);
     const response = handler.errorResponse ? handler.errorResponse(request, errorCode, ctx) : { errorCode };

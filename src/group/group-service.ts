@@ -60,6 +60,8 @@ export interface GroupServiceOptions {
   generateUuid?: () => string;
   /** Whether to arm a real timer for the core's deadlines; tests driving tick() themselves pass false. */
   armTimer?: boolean;
+  /** Whether this broker coordinates the group (one broker per group in a cluster); every group when absent. */
+  coordinates?: (groupId: string) => boolean;
 }
 
 export class GroupService {
@@ -69,6 +71,7 @@ export class GroupService {
   /** KIP-848 groups; their committed offsets live in `core`, as a group there with no members. */
   private readonly consumerCore: ConsumerGroupCoordinator;
   private readonly armTimer: boolean;
+  private readonly coordinates: (groupId: string) => boolean;
   private readonly pending = new Map<Token, Pending>();
   private nextToken: Token = 1;
   /** Settles when every write issued so far is durable; LMDB commits in issue order. */
@@ -81,6 +84,7 @@ export class GroupService {
     this.db = options.db;
     this.clock = options.nowMs ?? Date.now;
     this.armTimer = options.armTimer ?? true;
+    this.coordinates = options.coordinates ?? (() => true);
     this.core = new GroupCoordinator({
       config: options.config,
       generateUuid: options.generateUuid ?? (() => crypto.randomUUID()),
@@ -117,6 +121,7 @@ export class GroupService {
 
   join(groupId: string, input: JoinInput): Promise<JoinResponse> {
     if (this.stopped) return Promise.resolve(joinFailure(input.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!this.coordinates(groupId)) return Promise.resolve(joinFailure(input.memberId, ErrorCode.NOT_COORDINATOR));
     // A consumer-protocol group with members keeps its id; an empty one gives it up, as in Kafka.
     if (this.consumerCore.memberCount(groupId) > 0) return Promise.resolve(joinFailure(input.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     this.consumerCore.deleteEmptyGroup(groupId);
@@ -131,6 +136,7 @@ export class GroupService {
 
   sync(groupId: string, input: SyncInput): Promise<SyncResponse> {
     if (this.stopped) return Promise.resolve(syncFailure(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!this.coordinates(groupId)) return Promise.resolve(syncFailure(ErrorCode.NOT_COORDINATOR));
     const token = this.nextToken++;
     const answer = new Promise<SyncResponse>((resolve, reject) => {
       this.pending.set(token, { kind: "sync", resolve, reject });
@@ -141,15 +147,15 @@ export class GroupService {
   }
 
   heartbeat(groupId: string, input: HeartbeatInput): Promise<{ errorCode: number }> {
-    return this.direct(() => this.core.heartbeat(groupId, input, this.clock()));
+    return this.direct(groupId, () => this.core.heartbeat(groupId, input, this.clock()));
   }
 
   leave(groupId: string, members: LeavingMember[]): Promise<LeaveResponse> {
-    return this.direct(() => this.core.leave(groupId, members, this.clock()));
+    return this.direct(groupId, () => this.core.leave(groupId, members, this.clock()));
   }
 
   commitOffsets(groupId: string, input: OffsetCommitInput): Promise<{ topics: TopicPartitionResults[] }> {
-    return this.direct(() => {
+    return this.direct(groupId, () => {
       const consumerCheck = this.consumerCore.validateOffsetCommit(groupId, input.memberId, input.generationId);
       if (consumerCheck === null) return this.core.commitOffsets(groupId, input, this.clock());
       if (consumerCheck !== ErrorCode.NONE) {
@@ -162,7 +168,7 @@ export class GroupService {
 
   /** ConsumerGroupHeartbeat; a classic group with members keeps its id (GROUP_ID_NOT_FOUND, as Kafka answers). */
   consumerGroupHeartbeat(groupId: string, input: ConsumerHeartbeatInput, topics: TopicLookup): Promise<ConsumerHeartbeatResponse> {
-    return this.direct(() => {
+    return this.direct(groupId, () => {
       const classic = this.core.groupState(groupId);
       if (classic !== null && classic.memberIds.length > 0) {
         return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a consumer group.`, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
@@ -177,15 +183,19 @@ export class GroupService {
   }
 
   deleteOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[]): Promise<OffsetDeleteResponse> {
-    return this.direct(() => this.core.deleteOffsets(groupId, topics, this.clock()));
+    return this.direct(groupId, () => this.core.deleteOffsets(groupId, topics, this.clock()));
   }
 
   deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode: number }[]> {
-    return this.direct(() => {
-      const busy = new Set(groupIds.filter((groupId) => this.consumerCore.memberCount(groupId) > 0));
-      for (const groupId of groupIds) if (!busy.has(groupId)) this.consumerCore.deleteEmptyGroup(groupId);
-      const deleted = this.core.deleteGroups(groupIds.filter((groupId) => !busy.has(groupId)), this.clock());
-      return groupIds.map((groupId) => (busy.has(groupId) ? { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP } : deleted.find((d) => d.groupId === groupId)!));
+    return this.direct(null, () => {
+      const refused = new Map<string, number>();
+      for (const groupId of groupIds) {
+        if (!this.coordinates(groupId)) refused.set(groupId, ErrorCode.NOT_COORDINATOR);
+        else if (this.consumerCore.memberCount(groupId) > 0) refused.set(groupId, ErrorCode.NON_EMPTY_GROUP);
+        else this.consumerCore.deleteEmptyGroup(groupId);
+      }
+      const deleted = this.core.deleteGroups(groupIds.filter((groupId) => !refused.has(groupId)), this.clock());
+      return groupIds.map((groupId) => (refused.has(groupId) ? { groupId, errorCode: refused.get(groupId)! } : deleted.find((d) => d.groupId === groupId)!));
     });
   }
 
@@ -195,6 +205,7 @@ export class GroupService {
     topics: { name: string; partitionIndexes: number[] }[] | null,
     member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 },
   ): Promise<OffsetFetchResponse> {
+    if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] };
     await this.lastWrite;
     const consumerCheck = this.consumerCore.validateOffsetFetch(groupId, member.memberId, member.memberEpoch);
     if (consumerCheck !== null && consumerCheck !== ErrorCode.NONE) return { errorCode: consumerCheck, topics: [] };
@@ -219,7 +230,16 @@ export class GroupService {
   }
 
   describeGroups(groupIds: string[]): DescribedGroup[] {
-    return this.core.describeGroups(groupIds);
+    return this.core
+      .describeGroups(groupIds)
+      .map((group) =>
+        this.coordinates(group.groupId) ? group : { groupId: group.groupId, errorCode: ErrorCode.NOT_COORDINATOR, groupState: "Dead", protocolType: "", protocolData: "", members: [] },
+      );
+  }
+
+  /** Whether this broker coordinates the group; the others answer its requests with NOT_COORDINATOR. */
+  isCoordinatorOf(groupId: string): boolean {
+    return this.coordinates(groupId);
   }
 
   /** For tests and metrics. */
@@ -235,8 +255,10 @@ export class GroupService {
     this.afterCall().catch(() => {});
   }
 
-  private async direct<T>(call: () => T): Promise<T> {
+  /** Runs a call that answers at once, once its writes are durable; `groupId` must be coordinated here (null: checked by the call). */
+  private async direct<T>(groupId: string | null, call: () => T): Promise<T> {
     if (this.stopped) throw new CoordinatorStopped();
+    if (groupId !== null && !this.coordinates(groupId)) throw new KafkaCodedError(ErrorCode.NOT_COORDINATOR, `this broker does not coordinate group ${groupId}`);
     const response = call();
     await this.afterCall();
     return response;

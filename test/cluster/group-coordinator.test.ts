@@ -1,0 +1,134 @@
+/**
+ * Consumer groups on a 3-node cluster: a group has one coordinator, whichever broker a client asks, so two members
+ * that bootstrap through different brokers share the partitions instead of each getting all of them, and their
+ * committed offsets are in one place. Other brokers answer the group's requests with NOT_COORDINATOR. When the
+ * coordinator is down the group stays with it (COORDINATOR_NOT_AVAILABLE) rather than moving to a broker that does
+ * not hold its offsets.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Kafka, logLevel, type Consumer } from "kafkajs";
+import { createTopics } from "../../src/client/admin.ts";
+import { KafkaConnection } from "../../src/client/connection.ts";
+import { ErrorCode } from "../../src/protocol/error-codes.ts";
+import { ApiKey } from "../../src/protocol/generated/index.ts";
+import { startCluster, type BrokerProcess, type ClusterProcess } from "../helpers/broker-process.ts";
+import { runProcess } from "../helpers/run-process.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const TOPIC = "shared-by-one-group";
+const PARTITIONS = 6;
+const MESSAGES = 600;
+const SESSION_TIMEOUT_MS = 4000;
+const ARGS = ["--raft-election-timeout-ms", "1000", "--broker-heartbeat-interval-ms", "300", "--broker-session-timeout-ms", String(SESSION_TIMEOUT_MS)];
+
+let cluster: ClusterProcess;
+const connections: KafkaConnection[] = [];
+const consumers: Consumer[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster(3, ARGS);
+}, 60_000);
+
+afterAll(async () => {
+  for (const consumer of consumers) await consumer.disconnect().catch(() => {});
+  for (const connection of connections) connection.close();
+  await cluster?.cleanup();
+});
+
+async function connect(node: BrokerProcess): Promise<KafkaConnection> {
+  const connection = await KafkaConnection.connect({ host: "127.0.0.1", port: node.kafkaPort, requestTimeoutMs: 20_000 });
+  connections.push(connection);
+  await connection.negotiateVersions();
+  return connection;
+}
+
+type Found = { nodeId: number; errorCode: number };
+
+async function findCoordinator(node: BrokerProcess, groupId: string): Promise<Found> {
+  const connection = await connect(node);
+  const answer = await connection.request<{ coordinators: Found[] }>(ApiKey.FindCoordinator, 4, { keyType: 0, coordinatorKeys: [groupId] });
+  return answer.coordinators[0]!;
+}
+
+async function commit(node: BrokerProcess, groupId: string, offset: number): Promise<number> {
+  const connection = await connect(node);
+  const answer = await connection.request<{ topics: { partitions: { errorCode: number }[] }[] }>(ApiKey.OffsetCommit, 8, {
+    groupId,
+    generationIdOrMemberEpoch: -1,
+    memberId: "",
+    groupInstanceId: null,
+    topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }] }],
+  });
+  return answer.topics[0]!.partitions[0]!.errorCode;
+}
+
+test("a group has one coordinator on every broker; members bootstrapped through different brokers share its partitions", async () => {
+  await createTopics(await connect(cluster.node(1)), [{ name: TOPIC, partitions: PARTITIONS, replicationFactor: 3 }]);
+
+  // Every broker names the same coordinator, and only it takes the group's requests.
+  const groupId = "one-group";
+  const found = await Promise.all([1, 2, 3].map((id) => findCoordinator(cluster.node(id), groupId)));
+  expect(found.map((f) => f.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE]);
+  const coordinatorId = found[0]!.nodeId;
+  expect(found.map((f) => f.nodeId)).toEqual([coordinatorId, coordinatorId, coordinatorId]);
+  for (const id of [1, 2, 3]) {
+    expect(await commit(cluster.node(id), groupId, 7)).toBe(id === coordinatorId ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR);
+  }
+
+  // Two members, each bootstrapped through a different broker that is not the coordinator.
+  const [first, second] = [1, 2, 3].filter((id) => id !== coordinatorId);
+  const assignments = new Map<string, number[]>();
+  const read = new Map<string, string[]>();
+  const startMember = async (name: string, via: BrokerProcess) => {
+    const kafka = new Kafka({ clientId: name, brokers: [via.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100 } });
+    const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    consumers.push(consumer);
+    consumer.on(consumer.events.GROUP_JOIN, (event) => assignments.set(name, [...(event.payload.memberAssignment[TOPIC] ?? [])].sort()));
+    await consumer.connect();
+    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+    read.set(name, []);
+    await consumer.run({ eachMessage: async ({ message }) => void read.get(name)!.push(message.value!.toString()) });
+  };
+  await startMember("a", cluster.node(first!));
+  await startMember("b", cluster.node(second!));
+  await waitFor(
+    () => assignments.size === 2 && (assignments.get("a")!.length ?? 0) + (assignments.get("b")!.length ?? 0) === PARTITIONS,
+    "both members to hold a share of the partitions",
+    60_000,
+  );
+  const a = assignments.get("a")!;
+  const b = assignments.get("b")!;
+  expect(a.length).toBeGreaterThan(0);
+  expect(b.length).toBeGreaterThan(0);
+  expect([...a, ...b].sort()).toEqual(Array.from({ length: PARTITIONS }, (_, p) => p));
+
+  const lines = Array.from({ length: MESSAGES }, (_, i) => `m${i}`).join("\n") + "\n";
+  const produced = await runProcess(["kcat", "-P", "-b", cluster.node(coordinatorId).bootstrap, "-t", TOPIC, "-X", "acks=all"], { stdin: lines, timeoutMs: 60_000 });
+  expect(produced.exitCode).toBe(0);
+  await waitFor(() => read.get("a")!.length + read.get("b")!.length >= MESSAGES, "the members to read every message", 60_000);
+  // Each message once: a member that held every partition would read them all again.
+  const all = [...read.get("a")!, ...read.get("b")!];
+  expect(all.length).toBe(MESSAGES);
+  expect(new Set(all).size).toBe(MESSAGES);
+}, 180_000);
+
+test("while its coordinator is down, a group is not moved: FindCoordinator answers COORDINATOR_NOT_AVAILABLE, and the offsets are there when it is back", async () => {
+  const groupId = "waits-for-its-coordinator";
+  const coordinatorId = (await findCoordinator(cluster.node(1), groupId)).nodeId;
+  expect(await commit(cluster.node(coordinatorId), groupId, 42)).toBe(ErrorCode.NONE);
+  const other = [1, 2, 3].find((id) => id !== coordinatorId)!;
+
+  await cluster.node(coordinatorId).stop("SIGKILL");
+  await waitFor(async () => (await findCoordinator(cluster.node(other), groupId)).errorCode === ErrorCode.COORDINATOR_NOT_AVAILABLE, "the dead coordinator to be fenced", 30_000);
+  expect(await commit(cluster.node(other), groupId, 99)).toBe(ErrorCode.NOT_COORDINATOR);
+
+  const restarted = await cluster.restart(coordinatorId);
+  await waitFor(async () => (await findCoordinator(cluster.node(other), groupId)).nodeId === coordinatorId, "the coordinator to be back", 30_000);
+  const connection = await connect(restarted);
+  const fetched = await connection.request<{ groups: { errorCode: number; topics: { partitions: { committedOffset: number }[] }[] }[] }>(ApiKey.OffsetFetch, 8, {
+    groups: [{ groupId, topics: [{ name: TOPIC, partitionIndexes: [0] }] }],
+    requireStable: false,
+  });
+  expect(fetched.groups[0]!.errorCode).toBe(ErrorCode.NONE);
+  expect(fetched.groups[0]!.topics[0]!.partitions[0]!.committedOffset).toBe(42);
+}, 120_000);
