@@ -131,3 +131,31 @@ test("stop answers a join still waiting for the rebalance with COORDINATOR_NOT_A
   expect((await waiting).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   expect((await groups.join("g", joinInput())).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
 });
+
+test("a broker that does not coordinate a group answers each of its requests NOT_COORDINATOR, group by group", async () => {
+  const groups = new GroupService({
+    config: testConfig,
+    db: store.database("group-records"),
+    nowMs: () => nowMs,
+    generateUuid: () => `uuid-${++uuids}`,
+    armTimer: false,
+    coordinates: (groupId) => groupId.startsWith("mine"),
+  });
+  await groups.start();
+  const commit = { generationId: -1, memberId: "", groupInstanceId: null, topics: [{ name: "t", partitions: [{ partitionIndex: 0, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }] };
+  expect((await groups.commitOffsets("mine-1", commit)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+  await expect(groups.commitOffsets("theirs", commit)).rejects.toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
+  await expect(groups.heartbeat("theirs", { memberId: "m", generationId: 1, groupInstanceId: null })).rejects.toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
+  expect((await groups.join("theirs", joinInput())).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  expect((await groups.fetchOffsets("theirs", null)).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  expect((await groups.fetchOffsets("mine-1", null)).topics[0]!.partitions[0]!.committedOffset).toBe(5);
+  expect(groups.describeGroups(["mine-1", "theirs"]).map((g) => [g.groupId, g.errorCode])).toEqual([
+    ["mine-1", ErrorCode.NONE],
+    ["theirs", ErrorCode.NOT_COORDINATOR],
+  ]);
+  expect(await groups.deleteGroups(["mine-1", "theirs"])).toEqual([
+    { groupId: "mine-1", errorCode: ErrorCode.NONE },
+    { groupId: "theirs", errorCode: ErrorCode.NOT_COORDINATOR },
+  ]);
+  await groups.stop();
+});
