@@ -9,6 +9,7 @@ import { HttpServer } from "./http/http-server.ts";
 import { commitFailureCause } from "./lib/lmdb-commit.ts";
 import { logger } from "./lib/logger.ts";
 import { Controller } from "./metadata/controller.ts";
+import { GroupRecordLog } from "./metadata/group-record-log.ts";
 import { RaftMetadataLog } from "./metadata/metadata-log.ts";
 import type { BrokerRecord } from "./metadata/records.ts";
 import { MetadataStore } from "./metadata/store.ts";
@@ -17,7 +18,7 @@ import { Gauge, MetricsRegistry } from "./metrics/registry.ts";
 import { RequestMetrics } from "./metrics/request-metrics.ts";
 import { KafkaServer } from "./net/kafka-server.ts";
 import { randomUuid } from "./protocol/reader.ts";
-import { groupCoordinatorId } from "./group/coordinator-placement.ts";
+import { LmdbGroupRecordStore } from "./group/group-record-store.ts";
 import { GroupService } from "./group/group-service.ts";
 import { defaultGroupConfig } from "./group/types.ts";
 import { ProducerIdSource } from "./idempotence/producer-id-source.ts";
@@ -27,6 +28,8 @@ import { LogManager } from "./wal/log-manager.ts";
 import { fromTopicConfigs } from "./wal/log-config.ts";
 
 const log = logger("broker");
+/** Group records moved from LMDB per metadata proposal, so none is a huge log entry. */
+const GROUP_RECORDS_PER_PROPOSAL = 1000;
 
 /** How long startup waits for a metadata quorum before giving up. */
 const QUORUM_WAIT_MS = 120_000;
@@ -43,6 +46,7 @@ export class Broker {
   readonly replicas: ReplicaManager;
   readonly producerIds: ProducerIdSource;
   readonly groups: GroupService;
+  private readonly groupRecords: GroupRecordLog;
   readonly membership: ClusterMembership;
   private ready = false;
   private stopping: Promise<void> | null = null;
@@ -64,6 +68,7 @@ export class Broker {
     this.defaults = brokerTopicDefaults(config);
     this.replicas = new ReplicaManager(config.nodeId, logs, store.database("producer-state"), this.defaults, config.maxConnections * 4);
     this.producerIds = new ProducerIdSource((size) => controller.allocateProducerIds(size));
+    this.groupRecords = new GroupRecordLog(metadata, config.nodeId, randomUuid());
     this.groups = new GroupService({
       config: {
         ...defaultGroupConfig,
@@ -72,8 +77,9 @@ export class Broker {
         maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
         offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
       },
-      db: store.database("group-records"),
+      store: this.groupRecords,
       coordinates: (groupId) => this.groupCoordinator(groupId)?.nodeId === config.nodeId,
+      replicated: { groupIds: () => metadata.state.groupIds(), recordsOf: (groupId) => metadata.state.groupRecordsOf(groupId) },
     });
     this.router = new Router(HANDLERS, this, new RequestMetrics(this.metrics));
     this.kafkaServer = new KafkaServer(
@@ -140,10 +146,19 @@ export class Broker {
     });
     await broker.membership.register({ nodeId: config.nodeId, host: config.advertisedHost, port: broker.kafkaPort, rack: null, replicationPort });
     broker.replicas.syncWithMetadata(metadata.state);
+    await broker.moveGroupRecordsToLog();
     metadata.onApply((change, state) => {
-      if (change.type === "restored") broker.replicas.syncWithMetadata(state);
-      else broker.replicas.onMetadata(change, state);
+      if (change.type === "restored") {
+        broker.replicas.syncWithMetadata(state);
+        broker.groups.resync();
+        return;
+      }
+      broker.replicas.onMetadata(change, state);
+      // Which broker coordinates a group follows the live brokers.
+      if (change.type === "broker") broker.groups.resync();
+      else if (change.type === "group-records" && change.incarnation !== broker.groupRecords.incarnation) broker.groups.replay(change.records);
     });
+    broker.groups.resync();
     broker.ready = true;
     log.info("broker started", {
       nodeId: config.nodeId,
@@ -267,11 +282,29 @@ export class Broker {
     );
   }
 
-  /** The registered broker that coordinates `groupId` (see coordinator-placement.ts); undefined before any registered. */
+  /** The live broker that coordinates `groupId` (see coordinator-placement.ts); undefined while none is live. */
   groupCoordinator(groupId: string): BrokerRecord | undefined {
-    const brokers = this.metadata.state.brokers();
-    const id = groupCoordinatorId(groupId, brokers.map((b) => b.nodeId));
-    return brokers.find((b) => b.nodeId === id);
+    return this.metadata.state.groupCoordinator(groupId);
+  }
+
+  /**
+   * Moves the group records that brokers before replicated groups kept in LMDB into the metadata log: those of
+   * the groups this broker coordinates that the log does not have yet. Kept in LMDB if the log refuses them.
+   */
+  private async moveGroupRecordsToLog(): Promise<void> {
+    const legacy = new LmdbGroupRecordStore(this.store.database("group-records"));
+    const records = legacy.load();
+    if (records.length === 0) return;
+    const state = this.metadata.state;
+    const moving = records.filter((r) => state.groupCoordinator(r.groupId)?.nodeId === this.config.nodeId && state.groupRecordsOf(r.groupId).length === 0);
+    try {
+      for (let i = 0; i < moving.length; i += GROUP_RECORDS_PER_PROPOSAL) await this.groupRecords.write(moving.slice(i, i + GROUP_RECORDS_PER_PROPOSAL));
+    } catch (error) {
+      log.warn("group records not moved from LMDB to the metadata log; trying again at the next start", { error });
+      return;
+    }
+    await legacy.clear();
+    log.info("group records moved from LMDB to the metadata log", { moved: moving.length, dropped: records.length - moving.length });
   }
 
   /** Stops listening, lets storage flush and closes LMDB. Safe to call more than once. */

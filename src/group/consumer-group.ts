@@ -187,6 +187,16 @@ export class ConsumerGroupCoordinator {
     this.groups.delete(groupId);
   }
 
+  /** Drops a group, members and all, when this broker stops coordinating it; its members' next heartbeat finds the new coordinator. */
+  forgetGroup(groupId: string): void {
+    this.groups.delete(groupId);
+  }
+
+  /** Ids of the groups held here. */
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
   heartbeat(groupId: string, input: ConsumerHeartbeatInput, topics: TopicLookup, nowMs: number): ConsumerHeartbeatResponse {
     this.advanceTo(nowMs);
     try {

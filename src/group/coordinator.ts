@@ -102,6 +102,49 @@ export class GroupCoordinator {
   restore(records: Iterable<GroupRecord>, nowMs: number): void {
     if (this.groups.size !== 0) throw new Error("restore into a coordinator that already has groups");
     this.advanceTo(nowMs);
+    this.load(records);
+  }
+
+  /**
+   * Takes a group over from its records, when this broker becomes its coordinator: what was held for it is
+   * forgotten first. Members are not recorded, so it starts Empty, as after a restart.
+   */
+  loadGroup(groupId: string, records: Iterable<GroupRecord>, nowMs: number): void {
+    this.advanceTo(nowMs);
+    this.forgetGroup(groupId);
+    this.load([...records].filter((record) => record.groupId === groupId));
+  }
+
+  /**
+   * Applies records that another process wrote for groups held here (an earlier run of this broker whose write
+   * landed late): offsets always, a generation only while the group has no members, which would be ahead of it.
+   */
+  replay(records: Iterable<GroupRecord>, nowMs: number): void {
+    this.advanceTo(nowMs);
+    for (const record of records) {
+      const hasMembers = (this.groups.get(record.groupId)?.members.size ?? 0) > 0;
+      if (record.type === "offset" || record.type === "offset-deleted") this.offsetStore.apply(this.getOrCreateGroup(record.groupId), record);
+      else if (!hasMembers) this.load([record]);
+    }
+  }
+
+  /** Drops a group this broker no longer coordinates, recording nothing; its waiting joins and syncs get NOT_COORDINATOR. */
+  forgetGroup(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    for (const member of group.members.values()) {
+      if (member.joinToken !== null) this.answerJoin(group, member, joinError(member.memberId, ErrorCode.NOT_COORDINATOR));
+      if (member.syncToken !== null) this.answerSync(group, member, ErrorCode.NOT_COORDINATOR);
+    }
+    this.groups.delete(groupId);
+  }
+
+  /** Ids of the groups held here. */
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  private load(records: Iterable<GroupRecord>): void {
     const emptySince = new Map<string, number | null>();
     for (const record of records) {
       if (record.type === "group-deleted") {
@@ -118,8 +161,11 @@ export class GroupCoordinator {
         this.offsetStore.apply(group, record);
       }
     }
-    // Members do not survive a restart, so a group that had members became Empty now.
-    for (const group of this.groups.values()) group.stateTimestampMs = emptySince.get(group.groupId) ?? this.nowMs;
+    // Members are not recorded, so a group that had members is Empty now.
+    for (const [groupId, since] of emptySince) {
+      const group = this.groups.get(groupId);
+      if (group !== undefined) group.stateTimestampMs = since ?? this.nowMs;
+    }
   }
 
   join(groupId: string, input: JoinInput, nowMs: number, token: Token): void {
@@ -744,23 +790,9 @@ export class GroupCoordinator {
 }
 
 function joinError(memberId: string, errorCode: number): JoinResponse {
-  return {
-    errorCode,
-    generationId: -1,
-    protocolType: null,
-    protocolName: null,
-    leader: "",
-    skipAssignment: false,
-    memberId,
-    members: [],
-  };
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
 }
 
 function syncError(errorCode: number, group: ClassicGroup | undefined): SyncResponse {
-  return {
-    errorCode,
-    protocolType: group?.protocolType ?? null,
-    protocolName: group?.protocolName ?? null,
-    assignment: EMPTY_BYTES,
-  };
+  return { errorCode, protocolType: group?.protocolType ?? null, protocolName: group?.protocolName ?? null, assignment: EMPTY_BYTES };
 }

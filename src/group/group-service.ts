@@ -1,14 +1,14 @@
 /**
- * The group coordinator's edge: wraps the pure GroupCoordinator with a clock, a timer and LMDB.
- * After every call into the core the produced records are written in one LMDB transaction, and only
- * once they (and every earlier write) are durable do the call's answer and any completed JoinGroup
- * or SyncGroup answers go out. This single node coordinates every group.
+ * The group coordinator's edge: wraps the pure GroupCoordinator with a clock, a timer and a record store.
+ * After every call into the core the produced records are written in one go, and only once they (and every
+ * earlier write) are durable do the call's answer and any completed JoinGroup or SyncGroup answers go out.
+ * In a cluster each group has one coordinator (coordinator-placement.ts): the core holds the groups this broker
+ * coordinates, loads one from the replicated records when the broker gains it, and forgets one it loses.
  */
-import type { Database } from "lmdb";
-import { commitFailureCause } from "../lib/lmdb-commit.ts";
 import { logger } from "../lib/logger.ts";
 import { ErrorCode, KafkaCodedError } from "../protocol/error-codes.ts";
 import { GroupCoordinator } from "./coordinator.ts";
+import type { GroupRecordStore } from "./group-record-store.ts";
 import {
   ConsumerGroupCoordinator,
   defaultConsumerGroupConfig,
@@ -43,9 +43,6 @@ const log = logger("groups");
 /** setTimeout takes a signed 32-bit delay; longer ones fire at once. */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
-/** LMDB keys: [groupId, "g"] for a group record, [groupId, "o", topic, partition] for an offset. */
-type RecordKey = [string, "g"] | [string, "o", string, number];
-
 type Pending =
   | { kind: "join"; memberId: string; resolve: (response: JoinResponse) => void; reject: (error: unknown) => void }
   | { kind: "sync"; resolve: (response: SyncResponse) => void; reject: (error: unknown) => void };
@@ -54,7 +51,7 @@ export interface GroupServiceOptions {
   config: GroupConfig;
   /** Consumer-protocol (KIP-848) groups; Kafka's defaults when absent. */
   consumerConfig?: ConsumerGroupConfig;
-  db: Database<GroupRecord, RecordKey>;
+  store: GroupRecordStore;
   /** Wall clock; tests pass a fake one. */
   nowMs?: () => number;
   generateUuid?: () => string;
@@ -62,10 +59,19 @@ export interface GroupServiceOptions {
   armTimer?: boolean;
   /** Whether this broker coordinates the group (one broker per group in a cluster); every group when absent. */
   coordinates?: (groupId: string) => boolean;
+  /** The groups' replicated records, for taking a group over; absent when `store` alone holds them. */
+  replicated?: ReplicatedGroups;
+}
+
+/** Every group's records as the metadata log holds them. */
+export interface ReplicatedGroups {
+  groupIds(): string[];
+  recordsOf(groupId: string): GroupRecord[];
 }
 
 export class GroupService {
-  private readonly db: Database<GroupRecord, RecordKey>;
+  private readonly store: GroupRecordStore;
+  private readonly replicated: ReplicatedGroups | undefined;
   private readonly clock: () => number;
   private readonly core: GroupCoordinator;
   /** KIP-848 groups; their committed offsets live in `core`, as a group there with no members. */
@@ -81,7 +87,8 @@ export class GroupService {
   private stopped = false;
 
   constructor(options: GroupServiceOptions) {
-    this.db = options.db;
+    this.store = options.store;
+    this.replicated = options.replicated;
     this.clock = options.nowMs ?? Date.now;
     this.armTimer = options.armTimer ?? true;
     this.coordinates = options.coordinates ?? (() => true);
@@ -97,10 +104,9 @@ export class GroupService {
     });
   }
 
-  /** Rebuilds the groups and offsets from LMDB and arms the timer. */
+  /** Rebuilds the groups and offsets from the store and arms the timer. */
   async start(): Promise<void> {
-    const records: GroupRecord[] = [];
-    for (const { value } of this.db.getRange()) records.push(value);
+    const records = this.store.load();
     this.core.restore(records, this.clock());
     await this.afterCall();
     log.info("groups restored", { records: records.length, groups: this.core.listGroups([]).length });
@@ -247,6 +253,35 @@ export class GroupService {
     return this.core.groupState(groupId);
   }
 
+  /**
+   * Takes over the groups this broker now coordinates, from their replicated records, and forgets those it no
+   * longer does (their waiting joins and syncs get NOT_COORDINATOR). Call it whenever the live brokers change.
+   */
+  resync(): void {
+    if (this.stopped || this.replicated === undefined) return;
+    const held = new Set([...this.core.groupIds(), ...this.consumerCore.groupIds()]);
+    for (const groupId of held) {
+      if (this.coordinates(groupId)) continue;
+      this.core.forgetGroup(groupId);
+      this.consumerCore.forgetGroup(groupId);
+    }
+    for (const groupId of this.replicated.groupIds()) {
+      if (held.has(groupId) || !this.coordinates(groupId)) continue;
+      this.core.loadGroup(groupId, this.replicated.recordsOf(groupId), this.clock());
+    }
+    this.afterCall().catch(() => {});
+  }
+
+  /** Records the metadata log kept from another process (an earlier run of this broker): its groups take them. */
+  replay(records: readonly GroupRecord[]): void {
+    if (this.stopped) return;
+    this.core.replay(
+      records.filter((record) => this.coordinates(record.groupId)),
+      this.clock(),
+    );
+    this.afterCall().catch(() => {});
+  }
+
   /** Fires the core's due timers; the real timer calls it, tests with a fake clock call it directly. */
   tick(): void {
     if (this.stopped) return;
@@ -283,39 +318,7 @@ export class GroupService {
   }
 
   private persist(records: GroupRecord[]): Promise<void> {
-    const written = this.db.transaction(() => {
-      for (const record of records) this.apply(record);
-    });
-    return written.then(
-      () => undefined,
-      async (error: unknown) => {
-        const cause = await commitFailureCause(error);
-        log.error("persisting group records failed", { records: records.length, error: cause });
-        // Kafka's answer when the group's log cannot take an append: clients look the coordinator up again and retry.
-        throw new KafkaCodedError(ErrorCode.NOT_COORDINATOR, `group store write failed: ${String(cause)}`, { cause });
-      },
-    );
-  }
-
-  private apply(record: GroupRecord): void {
-    switch (record.type) {
-      case "offset":
-        void this.db.put([record.groupId, "o", record.topic, record.partition], record);
-        return;
-      case "offset-deleted":
-        void this.db.remove([record.groupId, "o", record.topic, record.partition]);
-        return;
-      case "group":
-        void this.db.put([record.groupId, "g"], record);
-        return;
-      case "group-deleted":
-        // Array keys sort by their first element, so one group's keys are contiguous from [groupId].
-        for (const key of this.db.getKeys({ start: [record.groupId] as unknown as RecordKey })) {
-          if (key[0] !== record.groupId) break;
-          void this.db.remove(key);
-        }
-        return;
-    }
+    return this.store.write(records);
   }
 
   private complete(completions: Completion[], error: unknown): void {

@@ -10,7 +10,8 @@ import { pack, unpack } from "msgpackr";
 import { LogFormatError } from "../raft/types.ts";
 import type { MetadataSnapshot } from "./state.ts";
 
-export const METADATA_FORMAT_VERSION = 1;
+/** 2: the "group-records" command, and snapshots with `groupRecords`; a build that reads only 1 must not apply them. */
+export const METADATA_FORMAT_VERSION = 2;
 
 /** One proposal's commands; each is checked when it applies (MetadataState.apply), so they stay unknown here. */
 export interface MetadataEntry {
@@ -57,7 +58,8 @@ export function decodeMetadataSnapshot(data: Uint8Array, index: number): Metadat
     Array.isArray(snapshot.brokers) &&
     Array.isArray(snapshot.brokerEpochs) &&
     Array.isArray(snapshot.topics) &&
-    Number.isSafeInteger(snapshot.nextProducerId);
+    Number.isSafeInteger(snapshot.nextProducerId) &&
+    (snapshot.groupRecords === undefined || Array.isArray(snapshot.groupRecords));
   if (!valid) throw new LogFormatError(`${what} cannot be decoded as format version ${version}`);
   return snapshot;
 }

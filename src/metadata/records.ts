@@ -3,6 +3,8 @@
  * command makes. Every node applies the same commands in the same order and so reaches the same state;
  * listeners (the replica manager, the controller's liveness tracking) see the changes.
  */
+import type { GroupRecord } from "../group/types.ts";
+
 export interface PartitionRecord {
   readonly partition: number;
   readonly replicas: readonly number[];
@@ -72,7 +74,13 @@ export type MetadataCommand =
    * Moves a partition's leadership (Kafka's ElectLeaders): `preferred` to its first replica when that one is
    * live and in the ISR; `unclean` to any live replica, only for a leaderless partition whose topic allows it.
    */
-  | { readonly type: "elect-leader"; readonly topic: string; readonly partition: number; readonly election: LeaderElection };
+  | { readonly type: "elect-leader"; readonly topic: string; readonly partition: number; readonly election: LeaderElection }
+  /**
+   * Consumer group changes (committed offsets, generations, deletions) from the group's coordinator, as Kafka writes
+   * them to __consumer_offsets. Kept only for the groups `coordinatorId` coordinates when they apply; `incarnation`
+   * names the proposing process, which holds them already.
+   */
+  | { readonly type: "group-records"; readonly coordinatorId: number; readonly incarnation: string; readonly records: readonly GroupRecord[] };
 
 export type LeaderElection = "preferred" | "unclean";
 
@@ -88,6 +96,8 @@ export type MetadataChange =
   /** Partitions whose leader or ISR changed (fencing, unfencing), with their new records. */
   | { readonly type: "partition-leaders"; readonly name: string; readonly partitions: readonly PartitionRecord[] }
   | { readonly type: "allocate-producer-ids"; readonly firstProducerId: number; readonly count: number }
+  /** The records of a "group-records" command that were kept. */
+  | { readonly type: "group-records"; readonly coordinatorId: number; readonly incarnation: string; readonly records: readonly GroupRecord[] }
   /** The whole state was replaced from a snapshot sent by the leader: listeners resynchronise. */
   | { readonly type: "restored" };
 
@@ -136,8 +146,39 @@ export function commandProblem(command: unknown): string | null {
     case "elect-leader":
       if (!isString(c.topic) || !isCount(c.partition)) return "topic must be a string and partition a count";
       return c.election === "preferred" || c.election === "unclean" ? null : `unknown election ${String(c.election)}`;
+    case "group-records": {
+      if (!isCount(c.coordinatorId) || !isString(c.incarnation)) return "coordinatorId must be a count and incarnation a string";
+      if (!Array.isArray(c.records) || c.records.length === 0) return "records must be a non-empty list";
+      for (const record of c.records) {
+        const problem = groupRecordProblem(record);
+        if (problem !== null) return problem;
+      }
+      return null;
+    }
     default:
       return `unknown command type ${String(c.type)}`;
+  }
+}
+
+function groupRecordProblem(record: unknown): string | null {
+  if (!isObject(record)) return "a group record must be an object";
+  const r = record as Record<string, unknown>;
+  if (!isString(r.groupId) || r.groupId === "") return "a group record needs a group id";
+  switch (r.type) {
+    case "offset":
+      if (!isString(r.topic) || !isCount(r.partition)) return "an offset record needs a topic and a partition";
+      if (!isInteger(r.offset) || !isInteger(r.leaderEpoch) || !isInteger(r.commitTimestampMs)) return "an offset record needs integer offset, leaderEpoch and commitTimestampMs";
+      return isString(r.metadata) ? null : "an offset record's metadata must be a string";
+    case "offset-deleted":
+      return isString(r.topic) && isCount(r.partition) ? null : "an offset-deleted record needs a topic and a partition";
+    case "group":
+      if (r.protocolType !== null && !isString(r.protocolType)) return "a group record's protocolType must be a string or null";
+      if (!isInteger(r.generationId)) return "a group record needs an integer generationId";
+      return r.emptySinceMs === null || isInteger(r.emptySinceMs) ? null : "a group record's emptySinceMs must be an integer or null";
+    case "group-deleted":
+      return null;
+    default:
+      return `unknown group record type ${String(r.type)}`;
   }
 }
 

@@ -1,3 +1,5 @@
+import { groupCoordinatorId } from "../group/coordinator-placement.ts";
+import type { GroupRecord } from "../group/types.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { assignReplicas, newPartition, type PartitionLoad } from "./assignment.ts";
 import { commandProblem, type BrokerRecord, type CommandOutcome, type MetadataChange, type MetadataCommand, type PartitionRecord, type Placement, type TopicRecord } from "./records.ts";
@@ -9,6 +11,8 @@ export interface MetadataSnapshot {
   brokerEpochs: [number, number][];
   topics: TopicRecord[];
   nextProducerId: number;
+  /** The consumer groups' latest record per key; absent in snapshots from before groups were replicated. */
+  groupRecords?: GroupRecord[];
 }
 
 export interface Applied {
@@ -39,6 +43,8 @@ export class MetadataState implements PartitionLoad {
   private readonly brokerEpochs = new Map<number, number>();
   private readonly leaderCounts = new Map<number, number>();
   private readonly replicaCounts = new Map<number, number>();
+  /** Per consumer group, its latest record per key (groupRecordKey): what a new coordinator loads it from. */
+  private readonly groupRecords = new Map<string, Map<string, GroupRecord>>();
   /** While a command applies: how to undo each of its changes, in the order they were made. */
   private undo: (() => void)[] | null = null;
 
@@ -56,11 +62,13 @@ export class MetadataState implements PartitionLoad {
     this.brokerEpochs.clear();
     this.leaderCounts.clear();
     this.replicaCounts.clear();
+    this.groupRecords.clear();
     this.clusterId = snapshot.clusterId;
     this.nextProducerId = snapshot.nextProducerId;
     for (const broker of snapshot.brokers) this.brokersById.set(broker.nodeId, broker);
     for (const [nodeId, epoch] of snapshot.brokerEpochs) this.brokerEpochs.set(nodeId, epoch);
     for (const topic of snapshot.topics) this.addTopic(topic);
+    for (const record of snapshot.groupRecords ?? []) this.keepGroupRecord(record);
   }
 
   toSnapshot(): MetadataSnapshot {
@@ -70,6 +78,7 @@ export class MetadataState implements PartitionLoad {
       brokerEpochs: [...this.brokerEpochs],
       topics: [...this.topicsByName.values()],
       nextProducerId: this.nextProducerId,
+      groupRecords: [...this.groupRecords.values()].flatMap((records) => [...records.values()]),
     };
   }
 
@@ -104,6 +113,23 @@ export class MetadataState implements PartitionLoad {
 
   liveBrokers(): BrokerRecord[] {
     return this.brokers().filter((b) => !b.fenced);
+  }
+
+  /** The live broker that coordinates the group (see coordinator-placement.ts); undefined while none is live. */
+  groupCoordinator(groupId: string): BrokerRecord | undefined {
+    const live = this.liveBrokers();
+    const id = groupCoordinatorId(groupId, live.map((b) => b.nodeId));
+    return live.find((b) => b.nodeId === id);
+  }
+
+  /** Groups that have records. */
+  groupIds(): string[] {
+    return [...this.groupRecords.keys()];
+  }
+
+  /** A group's latest record per key, in the order they were first written. */
+  groupRecordsOf(groupId: string): GroupRecord[] {
+    return [...(this.groupRecords.get(groupId)?.values() ?? [])];
   }
 
   leaders(nodeId: number): number {
@@ -218,6 +244,8 @@ export class MetadataState implements PartitionLoad {
         return this.alterPartition(command);
       case "elect-leader":
         return this.electLeader(command);
+      case "group-records":
+        return this.applyGroupRecords(command);
       case "allocate-producer-ids": {
         const firstProducerId = this.nextProducerId;
         this.undo?.push(() => (this.nextProducerId = firstProducerId));
@@ -225,6 +253,43 @@ export class MetadataState implements PartitionLoad {
         return { outcome: { errorCode: ErrorCode.NONE, firstProducerId }, changes: [{ type: "allocate-producer-ids", firstProducerId, count: command.count }] };
       }
     }
+  }
+
+  /**
+   * Keeps the records of the groups the proposer coordinates now; the others' are refused (NOT_COORDINATOR): the
+   * group moved while they were in flight, and its new coordinator's records must not be overwritten.
+   */
+  private applyGroupRecords(command: MetadataCommand & { type: "group-records" }): Applied {
+    const refused = new Set<string>();
+    const kept: GroupRecord[] = [];
+    for (const record of command.records) {
+      if (refused.has(record.groupId)) continue;
+      if (this.groupCoordinator(record.groupId)?.nodeId !== command.coordinatorId) {
+        refused.add(record.groupId);
+        continue;
+      }
+      this.keepGroupRecord(record);
+      kept.push(record);
+    }
+    const changes: MetadataChange[] = kept.length > 0 ? [{ type: "group-records", coordinatorId: command.coordinatorId, incarnation: command.incarnation, records: kept }] : [];
+    if (refused.size === 0) return { outcome: ACCEPTED, changes };
+    const errorMessage = `broker ${command.coordinatorId} does not coordinate ${[...refused].join(", ")}`;
+    return { outcome: { errorCode: ErrorCode.NOT_COORDINATOR, errorMessage }, changes };
+  }
+
+  private keepGroupRecord(record: GroupRecord): void {
+    if (record.type === "group-deleted") {
+      this.remove(this.groupRecords, record.groupId);
+      return;
+    }
+    let records = this.groupRecords.get(record.groupId);
+    if (records === undefined) {
+      records = new Map();
+      this.put(this.groupRecords, record.groupId, records);
+    }
+    const key = record.type === "group" ? "group" : `offset\0${record.topic}\0${record.partition}`;
+    if (record.type === "offset-deleted") this.remove(records, key);
+    else this.put(records, key, record);
   }
 
   /** Kafka's AlterPartition checks: the proposer must lead at the current epochs; new members must be live replicas. */

@@ -1,9 +1,8 @@
 /**
  * Consumer groups on a 3-node cluster: a group has one coordinator, whichever broker a client asks, so two members
- * that bootstrap through different brokers share the partitions instead of each getting all of them, and their
- * committed offsets are in one place. Other brokers answer the group's requests with NOT_COORDINATOR. When the
- * coordinator is down the group stays with it (COORDINATOR_NOT_AVAILABLE) rather than moving to a broker that does
- * not hold its offsets.
+ * that bootstrap through different brokers share the partitions instead of each getting all of them. Other brokers
+ * answer the group's requests with NOT_COORDINATOR. Committed offsets go through the metadata log, so when the
+ * coordinator dies the group moves to a live broker with its offsets, and back when the broker returns.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Kafka, logLevel, type Consumer } from "kafkajs";
@@ -112,23 +111,39 @@ test("a group has one coordinator on every broker; members bootstrapped through 
   expect(new Set(all).size).toBe(MESSAGES);
 }, 180_000);
 
-test("while its coordinator is down, a group is not moved: FindCoordinator answers COORDINATOR_NOT_AVAILABLE, and the offsets are there when it is back", async () => {
-  const groupId = "waits-for-its-coordinator";
+async function committed(node: BrokerProcess, groupId: string): Promise<{ errorCode: number; offset: number }> {
+  const connection = await connect(node);
+  const fetched = await connection.request<{ groups: { errorCode: number; topics: { partitions: { committedOffset: number }[] }[] }[] }>(ApiKey.OffsetFetch, 8, {
+    groups: [{ groupId, topics: [{ name: TOPIC, partitionIndexes: [0] }] }],
+    requireStable: false,
+  });
+  const group = fetched.groups[0]!;
+  return { errorCode: group.errorCode, offset: group.topics[0]?.partitions[0]?.committedOffset ?? -1 };
+}
+
+test("when its coordinator dies, a group moves to a live broker with its committed offsets, and back once the broker returns", async () => {
+  const groupId = "outlives-its-coordinator";
   const coordinatorId = (await findCoordinator(cluster.node(1), groupId)).nodeId;
   expect(await commit(cluster.node(coordinatorId), groupId, 42)).toBe(ErrorCode.NONE);
   const other = [1, 2, 3].find((id) => id !== coordinatorId)!;
 
   await cluster.node(coordinatorId).stop("SIGKILL");
-  await waitFor(async () => (await findCoordinator(cluster.node(other), groupId)).errorCode === ErrorCode.COORDINATOR_NOT_AVAILABLE, "the dead coordinator to be fenced", 30_000);
-  expect(await commit(cluster.node(other), groupId, 99)).toBe(ErrorCode.NOT_COORDINATOR);
+  const successor = await waitFor(
+    async () => {
+      const found = await findCoordinator(cluster.node(other), groupId);
+      return found.errorCode === ErrorCode.NONE && found.nodeId !== coordinatorId ? found.nodeId : null;
+    },
+    "the group to move to a live broker once its coordinator is fenced",
+    30_000,
+  );
+  expect(await committed(cluster.node(successor), groupId)).toEqual({ errorCode: ErrorCode.NONE, offset: 42 });
+  expect(await commit(cluster.node(successor), groupId, 99)).toBe(ErrorCode.NONE);
+  const bystander = [1, 2, 3].find((id) => id !== coordinatorId && id !== successor)!;
+  expect(await commit(cluster.node(bystander), groupId, 7)).toBe(ErrorCode.NOT_COORDINATOR);
 
   const restarted = await cluster.restart(coordinatorId);
-  await waitFor(async () => (await findCoordinator(cluster.node(other), groupId)).nodeId === coordinatorId, "the coordinator to be back", 30_000);
-  const connection = await connect(restarted);
-  const fetched = await connection.request<{ groups: { errorCode: number; topics: { partitions: { committedOffset: number }[] }[] }[] }>(ApiKey.OffsetFetch, 8, {
-    groups: [{ groupId, topics: [{ name: TOPIC, partitionIndexes: [0] }] }],
-    requireStable: false,
-  });
-  expect(fetched.groups[0]!.errorCode).toBe(ErrorCode.NONE);
-  expect(fetched.groups[0]!.topics[0]!.partitions[0]!.committedOffset).toBe(42);
+  await waitFor(async () => (await findCoordinator(cluster.node(other), groupId)).nodeId === coordinatorId, "the group to return to its broker", 30_000);
+  // The returning broker takes the group over from the replicated records, with the commit made while it was gone.
+  await waitFor(async () => (await committed(restarted, groupId)).offset === 99, "the returned coordinator to hold the offset committed meanwhile", 30_000);
+  expect(await committed(cluster.node(successor), groupId)).toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
 }, 120_000);

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LmdbGroupRecordStore } from "../../src/group/group-record-store.ts";
 import { GroupService } from "../../src/group/group-service.ts";
 import type { ConsumerHeartbeatInput } from "../../src/group/consumer-group.ts";
 import { MetadataStore } from "../../src/metadata/store.ts";
@@ -25,7 +26,7 @@ beforeEach(async () => {
   groups = new GroupService({
     config: { ...testConfig, initialRebalanceDelayMs: 0 },
     consumerConfig: { heartbeatIntervalMs: 100, sessionTimeoutMs: 1_000, maxGroupSize: 10, defaultAssignor: "uniform" },
-    db: store.database("group-records"),
+    store: new LmdbGroupRecordStore(store.database("group-records")),
     nowMs: () => nowMs,
     generateUuid: () => `uuid-${++uuids}`,
     armTimer: false,

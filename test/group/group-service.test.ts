@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LmdbGroupRecordStore } from "../../src/group/group-record-store.ts";
 import { GroupService } from "../../src/group/group-service.ts";
 import { MetadataStore } from "../../src/metadata/store.ts";
 import { ErrorCode } from "../../src/protocol/error-codes.ts";
@@ -28,7 +29,7 @@ afterEach(async () => {
 async function service(initialRebalanceDelayMs = 0): Promise<GroupService> {
   const groups = new GroupService({
     config: { ...testConfig, initialRebalanceDelayMs },
-    db: store.database("group-records"),
+    store: new LmdbGroupRecordStore(store.database("group-records")),
     nowMs: () => nowMs,
     generateUuid: () => `uuid-${++uuids}`,
     armTimer: false,
@@ -135,7 +136,7 @@ test("stop answers a join still waiting for the rebalance with COORDINATOR_NOT_A
 test("a broker that does not coordinate a group answers each of its requests NOT_COORDINATOR, group by group", async () => {
   const groups = new GroupService({
     config: testConfig,
-    db: store.database("group-records"),
+    store: new LmdbGroupRecordStore(store.database("group-records")),
     nowMs: () => nowMs,
     generateUuid: () => `uuid-${++uuids}`,
     armTimer: false,
@@ -157,5 +158,40 @@ test("a broker that does not coordinate a group answers each of its requests NOT
     { groupId: "mine-1", errorCode: ErrorCode.NONE },
     { groupId: "theirs", errorCode: ErrorCode.NOT_COORDINATOR },
   ]);
+  await groups.stop();
+});
+
+test("a broker takes a group over from its replicated records when it gains it, and answers its waiting joins NOT_COORDINATOR when it loses it", async () => {
+  let mine = false;
+  const replicatedRecords = [
+    { type: "group", groupId: "g", protocolType: "consumer", generationId: 4, emptySinceMs: 0 },
+    { type: "offset", groupId: "g", topic: "t", partition: 0, offset: 5, leaderEpoch: -1, metadata: "", commitTimestampMs: nowMs },
+  ] as const;
+  const groups = new GroupService({
+    config: { ...testConfig, initialRebalanceDelayMs: 1_000 },
+    store: new LmdbGroupRecordStore(store.database("group-records")),
+    nowMs: () => nowMs,
+    generateUuid: () => `uuid-${++uuids}`,
+    armTimer: false,
+    coordinates: () => mine,
+    replicated: { groupIds: () => ["g"], recordsOf: () => [...replicatedRecords] },
+  });
+  await groups.start();
+  groups.resync();
+  expect((await groups.fetchOffsets("g", null)).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+
+  mine = true;
+  groups.resync();
+  expect((await groups.fetchOffsets("g", null)).topics[0]!.partitions[0]!.committedOffset).toBe(5);
+  expect(groups.groupState("g")).toMatchObject({ state: "Empty", generationId: 4 });
+  groups.replay([{ type: "offset", groupId: "g", topic: "t", partition: 0, offset: 9, leaderEpoch: -1, metadata: "", commitTimestampMs: nowMs }]);
+  expect((await groups.fetchOffsets("g", null)).topics[0]!.partitions[0]!.committedOffset).toBe(9);
+
+  // A join waits for the initial rebalance delay; the group moves away meanwhile.
+  const waiting = groups.join("g", joinInput());
+  mine = false;
+  groups.resync();
+  expect((await waiting).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  expect(groups.groupState("g")).toBeNull();
   await groups.stop();
 });

@@ -1,8 +1,8 @@
 /**
- * A full disk under a broker's LMDB stores (committed offsets, the Raft metadata log): writes that need new pages
- * fail with ENOSPC. The broker must answer with Kafka errors (NOT_COORDINATOR for offsets, as Kafka does when the
- * offsets log cannot take an append), never crash or hang, and work again once space is freed, without a restart.
- * Needs root (mount).
+ * A full disk under a broker's Raft store (LMDB), which holds the metadata and the groups' committed offsets: writes
+ * that need new pages fail with ENOSPC. The broker must answer with Kafka errors (COORDINATOR_NOT_AVAILABLE for an
+ * offset commit that is not committed, REQUEST_TIMED_OUT for a metadata change), never crash or hang, and work
+ * again once space is freed, without a restart. Needs root (mount).
  */
 import { afterAll, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
@@ -93,7 +93,7 @@ async function committedOffsets(connection: KafkaConnection, groupId: string): P
 }
 
 test.skipIf(SKIP_REASON !== null)(
-  "offset commits on a full disk answer NOT_COORDINATOR, the broker stays up, and commits work again once space is freed",
+  "offset commits on a full disk answer COORDINATOR_NOT_AVAILABLE, the broker stays up, and commits work again once space is freed",
   async () => {
     const dir = mount();
     let broker = await start(dir);
@@ -110,7 +110,7 @@ test.skipIf(SKIP_REASON !== null)(
       if (!codes.has(ErrorCode.NONE)) refused = { groupId, codes };
     }
     if (refused === null) throw new Error(`${MAX_COMMITS} commits of ${PARTITIONS * METADATA_BYTES} bytes each fit on a full ${TMPFS_BYTES}-byte disk`);
-    expect(refused.codes).toEqual(new Set([ErrorCode.NOT_COORDINATOR]));
+    expect(refused.codes).toEqual(new Set([ErrorCode.COORDINATOR_NOT_AVAILABLE]));
     expect(broker.process.exitCode).toBeNull();
     expect(await committedOffsets(connection, "before-the-disk-filled")).toEqual(Array(PARTITIONS).fill(1));
 

@@ -30,8 +30,9 @@ test("an entry of the first layout, [incarnation, sequence, commands], reads as 
 });
 
 test("an entry of a newer version, or one that is not a proposal, fails naming its index", () => {
-  expect(() => decodeMetadataEntry(["abc", 9, commands, 2], 12)).toThrow(LogFormatError);
-  expect(() => decodeMetadataEntry(["abc", 9, commands, 2], 12)).toThrow("metadata log entry 12 has format version 2, newer than this build reads (1 to 1)");
+  const newer = METADATA_FORMAT_VERSION + 1;
+  expect(() => decodeMetadataEntry(["abc", 9, commands, newer], 12)).toThrow(LogFormatError);
+  expect(() => decodeMetadataEntry(["abc", 9, commands, newer], 12)).toThrow(`metadata log entry 12 has format version ${newer}, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
   expect(() => decodeMetadataEntry("a string", 13)).toThrow("metadata log entry 13 cannot be decoded: it is not a metadata proposal");
   expect(() => decodeMetadataEntry(["abc", "9", commands], 14)).toThrow("metadata log entry 14 cannot be decoded as format version 1");
   expect(() => decodeMetadataEntry(["abc", 9, commands, "v1"], 15)).toThrow(/^metadata log entry 15 cannot be decoded: it carries no format version/);
@@ -44,7 +45,7 @@ test("a snapshot round-trips; one without a version (the first layout) reads as 
 });
 
 test("a snapshot of a newer version, or an undecodable one, fails naming its index", () => {
-  expect(() => decodeMetadataSnapshot(pack({ ...snapshot, version: 3 }), 8)).toThrow("metadata snapshot at index 8 has format version 3, newer than this build reads (1 to 1)");
+  expect(() => decodeMetadataSnapshot(pack({ ...snapshot, version: 3 }), 8)).toThrow(`metadata snapshot at index 8 has format version 3, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
   expect(() => decodeMetadataSnapshot(pack({ ...snapshot, topics: 5 }), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
   expect(() => decodeMetadataSnapshot(pack([1, 2]), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
   expect(() => decodeMetadataSnapshot(new Uint8Array([0xc1]), 8)).toThrow(/^metadata snapshot at index 8 cannot be decoded/);

@@ -98,3 +98,38 @@ test("a snapshot round-trips through msgpack to an equal state, load counters in
     expect(restored.replicas(id)).toBe(state.replicas(id));
   }
 });
+
+test("group records are kept only from the group's live coordinator, survive a snapshot, and follow deletions", () => {
+  const { state, apply } = cluster(3);
+  const coordinator = state.groupCoordinator("g")!.nodeId;
+  const other = [1, 2, 3].find((id) => id !== coordinator)!;
+  const offset = (partition: number, value: number) =>
+    ({ type: "offset", groupId: "g", topic: "t", partition, offset: value, leaderEpoch: -1, metadata: "", commitTimestampMs: 1 }) as const;
+  const records = (coordinatorId: number, ...list: object[]) => ({ type: "group-records", coordinatorId, incarnation: "x", records: list }) as MetadataCommand;
+
+  const refused = apply(records(other, offset(0, 5)));
+  expect(refused.outcome.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  expect(refused.changes).toEqual([]);
+  expect(state.groupRecordsOf("g")).toEqual([]);
+
+  const group = { type: "group", groupId: "g", protocolType: "consumer", generationId: 3, emptySinceMs: null } as const;
+  expect(apply(records(coordinator, offset(0, 5), offset(1, 7), group, offset(0, 6))).changes).toHaveLength(1);
+  apply(records(coordinator, { type: "offset-deleted", groupId: "g", topic: "t", partition: 1 }));
+  expect(state.groupRecordsOf("g")).toEqual([offset(0, 6), group]);
+  expect(MetadataState.fromSnapshot(unpack(pack(state.toSnapshot())) as MetadataSnapshot).groupRecordsOf("g")).toEqual([offset(0, 6), group]);
+
+  // Fenced, the coordinator hands the group to a live broker, which alone may write it now.
+  apply({ type: "fence-broker", nodeId: coordinator, brokerEpoch: coordinator, reason: "session-timeout" });
+  const successor = state.groupCoordinator("g")!.nodeId;
+  expect(successor).not.toBe(coordinator);
+  expect(apply(records(coordinator, offset(0, 100))).outcome.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+  expect(apply(records(successor, { type: "group-deleted", groupId: "g" })).outcome.errorCode).toBe(ErrorCode.NONE);
+  expect(state.groupIds()).toEqual([]);
+});
+
+test("a group-records command with a malformed record is refused whole, before it touches the state", () => {
+  const { state, apply } = cluster(1);
+  const applied = apply({ type: "group-records", coordinatorId: 1, incarnation: "x", records: [{ type: "offset", groupId: "g", topic: "t", partition: 0, offset: "5" }] } as unknown as MetadataCommand);
+  expect(applied.fault).toContain("offset record");
+  expect(state.groupIds()).toEqual([]);
+});

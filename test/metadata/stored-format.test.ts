@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { open } from "lmdb";
 import { pack, Packr } from "msgpackr";
+import { METADATA_FORMAT_VERSION } from "../../src/metadata/log-format.ts";
 import { RaftMetadataLog } from "../../src/metadata/metadata-log.ts";
 import type { MetadataCommand } from "../../src/metadata/records.ts";
 import type { MetadataSnapshot } from "../../src/metadata/state.ts";
@@ -123,7 +124,7 @@ test("a stored entry of a newer format version fails the start with an error nam
 
   const metadataLevel = tempDir();
   await writeFirstFormatStore(metadataLevel, undefined, [{ index: 1, term: 1, data: [NODE_INCARNATION, [[1, [PROPOSER_INCARNATION, 1, [], 7]]], 1] }]);
-  expect(() => startSolo(metadataLevel)).toThrow("metadata log entry 1 has format version 7, newer than this build reads (1 to 1)");
+  expect(() => startSolo(metadataLevel)).toThrow(`metadata log entry 1 has format version 7, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
 });
 
 test("a stored entry written before proposals were batched fails the start naming its index, not with a TypeError", async () => {
@@ -135,6 +136,7 @@ test("a stored entry written before proposals were batched fails the start namin
 
 test("a stored snapshot of a newer format version fails the start naming its index and version", async () => {
   const dir = tempDir();
-  await writeFirstFormatStore(dir, { index: 8, term: 1, state: { ...FIRST_FORMAT_SNAPSHOT, version: 2 } }, []);
-  expect(() => startSolo(dir)).toThrow("metadata snapshot at index 8 has format version 2, newer than this build reads (1 to 1)");
+  const newer = METADATA_FORMAT_VERSION + 1;
+  await writeFirstFormatStore(dir, { index: 8, term: 1, state: { ...FIRST_FORMAT_SNAPSHOT, version: newer } }, []);
+  expect(() => startSolo(dir)).toThrow(`metadata snapshot at index 8 has format version ${newer}, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
 });
