@@ -48,7 +48,6 @@ function locate(key: string, keyType: number, ctx: RequestContext): Encodable<Fi
   if (keyType !== KEY_TYPE_GROUP) return unavailable(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
   if (key === "") return unavailable(ErrorCode.INVALID_GROUP_ID, "empty group id");
   const coordinator = ctx.broker.groupCoordinator(key);
-  if (coordinator === undefined) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no broker is registered yet");
-  if (coordinator.fenced) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, `the group's coordinator, broker ${coordinator.nodeId}, is not available`);
+  if (coordinator === undefined) return unavailable(ErrorCode.COORDINATOR_NOT_AVAILABLE, "no broker is live yet");
   return { key, nodeId: coordinator.nodeId, host: coordinator.host, port: coordinator.port, errorCode: ErrorCode.NONE, errorMessage: null };
 }

@@ -1,12 +1,8 @@
 /**
  * Which broker coordinates a group. There is one per group across the cluster, so a group has one set of members
- * and one place for its committed offsets; every broker computes the same answer from the registered brokers in
- * its metadata. Rendezvous hashing: each broker scores hash(group, broker) and the highest score wins (ties go to
- * the lower id), so adding a broker moves only the groups it wins and removing one moves only its own.
- *
- * Fenced brokers take part: a group stays with its coordinator while that broker is down (clients are told
- * COORDINATOR_NOT_AVAILABLE and keep fetching what they were assigned) instead of moving to a broker that does not
- * hold its committed offsets.
+ * and one writer of its records; every broker computes the same answer from the live brokers in its metadata.
+ * Rendezvous hashing: each broker scores hash(group, broker) and the highest score wins (ties go to the lower id),
+ * so a broker that joins takes only the groups it wins, and one that leaves hands on only its own.
  */
 export function groupCoordinatorId(groupId: string, brokerIds: Iterable<number>): number | undefined {
   let best: number | undefined;
