@@ -251,7 +251,9 @@ export class ChaosCluster {
   private async startNode(id: number): Promise<void> {
     const node = this.node(id);
     const voters = this.nodes.map((n) => `${n.id}@${n.address}:${n.raftPort}`).join(",");
-    const bun = [process.execPath, join(ROOT, "src/main.ts")];
+    // Its own session (setsid keeps the pid): when a process of the harness's group exits while a broker is
+    // paused, a group that becomes orphaned with a stopped member gets SIGHUP from the kernel, which killed brokers.
+    const bun = ["setsid", process.execPath, join(ROOT, "src/main.ts")];
     node.broker = await startBroker({
       dataDir: node.dataDir,
       keepData: true,
