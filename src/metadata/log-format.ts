@@ -7,7 +7,7 @@
  * stored log or snapshot may hold.
  */
 import { pack, unpack } from "msgpackr";
-import { LogFormatError } from "../raft/types.ts";
+import { checkFormatVersion, LogFormatError } from "../raft/types.ts";
 import type { MetadataSnapshot } from "./state.ts";
 
 /** 2: the "group-records" command, and snapshots with `groupRecords`; a build that reads only 1 must not apply them. */
@@ -29,7 +29,7 @@ export function encodeMetadataEntry(entry: MetadataEntry): unknown[] {
 /** Reads a proposal from the log entry at `index`; throws LogFormatError, naming the index and version, when it cannot. */
 export function decodeMetadataEntry(fields: unknown, index: number): MetadataEntry {
   if (!Array.isArray(fields) || fields.length < 3) throw new LogFormatError(`metadata log entry ${index} cannot be decoded: it is not a metadata proposal`);
-  const version = checkVersion(fields.length === 3 ? undefined : fields.at(-1), `metadata log entry ${index}`);
+  const version = checkFormatVersion(fields.length === 3 ? undefined : fields.at(-1), METADATA_FORMAT_VERSION, `metadata log entry ${index}`);
   const [incarnation, sequence, commands] = fields as unknown[];
   if (fields.length > 4 || typeof incarnation !== "string" || !Number.isSafeInteger(sequence) || !Array.isArray(commands)) {
     throw new LogFormatError(`metadata log entry ${index} cannot be decoded as format version ${version}`);
@@ -52,7 +52,7 @@ export function decodeMetadataSnapshot(data: Uint8Array, index: number): Metadat
   }
   if (typeof decoded !== "object" || decoded === null) throw new LogFormatError(`${what} cannot be decoded: it is not a snapshot`);
   const { version: storedVersion, ...snapshot } = decoded as MetadataSnapshot & { version?: unknown };
-  const version = checkVersion(storedVersion, what);
+  const version = checkFormatVersion(storedVersion, METADATA_FORMAT_VERSION, what);
   const valid =
     (snapshot.clusterId === null || typeof snapshot.clusterId === "string") &&
     Array.isArray(snapshot.brokers) &&
@@ -62,16 +62,4 @@ export function decodeMetadataSnapshot(data: Uint8Array, index: number): Metadat
     (snapshot.groupRecords === undefined || Array.isArray(snapshot.groupRecords));
   if (!valid) throw new LogFormatError(`${what} cannot be decoded as format version ${version}`);
   return snapshot;
-}
-
-/** The version of data that carries `stored` (undefined: the first, unversioned layout), if this build reads it. */
-function checkVersion(stored: unknown, what: string): number {
-  const version = stored === undefined ? 1 : stored;
-  if (!Number.isSafeInteger(version) || (version as number) < 1) {
-    throw new LogFormatError(`${what} cannot be decoded: it carries no format version (versions 1 to ${METADATA_FORMAT_VERSION} are known)`);
-  }
-  if ((version as number) > METADATA_FORMAT_VERSION) {
-    throw new LogFormatError(`${what} has format version ${version}, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
-  }
-  return version as number;
 }

@@ -6,7 +6,7 @@
  * versions a stored log may hold.
  */
 import { pack, unpack } from "msgpackr";
-import { LogFormatError } from "./types.ts";
+import { checkFormatVersion, LogFormatError } from "./types.ts";
 
 export const ENVELOPE_VERSION = 1;
 
@@ -30,13 +30,7 @@ export function decodeEnvelope(data: Uint8Array, index: number): Envelope {
     throw new LogFormatError(`raft log entry ${index} cannot be decoded: ${String(error)}`);
   }
   if (!Array.isArray(fields) || fields.length < 2) throw new LogFormatError(`raft log entry ${index} cannot be decoded: it is not a proposals envelope`);
-  const version: unknown = fields.length === 2 ? 1 : fields.at(-1);
-  if (!Number.isSafeInteger(version) || (version as number) < 1) {
-    throw new LogFormatError(`raft log entry ${index} cannot be decoded: it carries no format version (versions 1 to ${ENVELOPE_VERSION} are known)`);
-  }
-  if ((version as number) > ENVELOPE_VERSION) {
-    throw new LogFormatError(`raft log entry ${index} has format version ${version}, newer than this build reads (1 to ${ENVELOPE_VERSION})`);
-  }
+  const version = checkFormatVersion(fields.length === 2 ? undefined : fields.at(-1), ENVELOPE_VERSION, `raft log entry ${index}`);
   const [proposer, proposals] = fields as unknown[];
   if (fields.length > 3 || typeof proposer !== "string" || !Array.isArray(proposals) || !proposals.every(isProposal)) {
     throw new LogFormatError(`raft log entry ${index} cannot be decoded as format version ${version}`);

@@ -152,6 +152,19 @@ export class LogFormatError extends Error {
   override name = "LogFormatError";
 }
 
+/**
+ * The format version that `what` carries (`stored`; undefined: the first, unversioned layout, version 1), if this
+ * build reads it, that is 1 to `newest`; else LogFormatError naming `what` and the version.
+ */
+export function checkFormatVersion(stored: unknown, newest: number, what: string): number {
+  const version = stored === undefined ? 1 : stored;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) {
+    throw new LogFormatError(`${what} cannot be decoded: it carries no format version (versions 1 to ${newest} are known)`);
+  }
+  if ((version as number) > newest) throw new LogFormatError(`${what} has format version ${version}, newer than this build reads (1 to ${newest})`);
+  return version as number;
+}
+
 /** Invariant check: a violated invariant is a bug, and a crash beats silently diverging state. */
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new RaftInvariantError(message);
