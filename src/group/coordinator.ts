@@ -789,10 +789,11 @@ export class GroupCoordinator {
   }
 }
 
-function joinError(memberId: string, errorCode: number): JoinResponse {
+export function joinError(memberId: string, errorCode: number): JoinResponse {
   return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
 }
 
-function syncError(errorCode: number, group: ClassicGroup | undefined): SyncResponse {
+/** A SyncGroup answer that carries only an error, with the group's protocol when it is known. */
+export function syncError(errorCode: number, group?: ClassicGroup): SyncResponse {
   return { errorCode, protocolType: group?.protocolType ?? null, protocolName: group?.protocolName ?? null, assignment: EMPTY_BYTES };
 }

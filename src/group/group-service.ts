@@ -7,7 +7,7 @@
  */
 import { logger } from "../lib/logger.ts";
 import { ErrorCode, KafkaCodedError } from "../protocol/error-codes.ts";
-import { GroupCoordinator } from "./coordinator.ts";
+import { GroupCoordinator, joinError, syncError } from "./coordinator.ts";
 import type { GroupRecordStore } from "./group-record-store.ts";
 import {
   ConsumerGroupCoordinator,
@@ -119,17 +119,17 @@ export class GroupService {
     this.timer = null;
     for (const [token, waiting] of this.pending) {
       this.pending.delete(token);
-      if (waiting.kind === "join") waiting.resolve(joinFailure(waiting.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
-      else waiting.resolve(syncFailure(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+      if (waiting.kind === "join") waiting.resolve(joinError(waiting.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+      else waiting.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
     }
     await this.lastWrite.catch(() => {});
   }
 
   join(groupId: string, input: JoinInput): Promise<JoinResponse> {
-    if (this.stopped) return Promise.resolve(joinFailure(input.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (!this.coordinates(groupId)) return Promise.resolve(joinFailure(input.memberId, ErrorCode.NOT_COORDINATOR));
+    if (this.stopped) return Promise.resolve(joinError(input.memberId, ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!this.coordinates(groupId)) return Promise.resolve(joinError(input.memberId, ErrorCode.NOT_COORDINATOR));
     // A consumer-protocol group with members keeps its id; an empty one gives it up, as in Kafka.
-    if (this.consumerCore.memberCount(groupId) > 0) return Promise.resolve(joinFailure(input.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
+    if (this.consumerCore.memberCount(groupId) > 0) return Promise.resolve(joinError(input.memberId, ErrorCode.INCONSISTENT_GROUP_PROTOCOL));
     this.consumerCore.deleteEmptyGroup(groupId);
     const token = this.nextToken++;
     const answer = new Promise<JoinResponse>((resolve, reject) => {
@@ -141,8 +141,8 @@ export class GroupService {
   }
 
   sync(groupId: string, input: SyncInput): Promise<SyncResponse> {
-    if (this.stopped) return Promise.resolve(syncFailure(ErrorCode.COORDINATOR_NOT_AVAILABLE));
-    if (!this.coordinates(groupId)) return Promise.resolve(syncFailure(ErrorCode.NOT_COORDINATOR));
+    if (this.stopped) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+    if (!this.coordinates(groupId)) return Promise.resolve(syncError(ErrorCode.NOT_COORDINATOR));
     const token = this.nextToken++;
     const answer = new Promise<SyncResponse>((resolve, reject) => {
       this.pending.set(token, { kind: "sync", resolve, reject });
@@ -355,12 +355,4 @@ export class CoordinatorStopped extends Error {
   constructor() {
     super("group coordinator stopped");
   }
-}
-
-function joinFailure(memberId: string, errorCode: number): JoinResponse {
-  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
-}
-
-function syncFailure(errorCode: number): SyncResponse {
-  return { errorCode, protocolType: null, protocolName: null, assignment: new Uint8Array(0) };
 }
