@@ -4,21 +4,17 @@
  * process, so every caller that catches a failed LMDB write claims it here.
  */
 export async function commitFailureCause(error: unknown): Promise<unknown> {
-  const pending = (error as { commitError?: unknown } | null)?.commitError;
-  if (!(pending instanceof Promise)) return error;
+  const pending = pendingCause(error);
+  if (pending === undefined) return error;
   return await pending.then(
     () => error,
     (cause: unknown) => cause,
   );
 }
 
-/** The claim without waiting for the cause: for callers that only need the rejection handled. */
-export function claimCommitFailure(error: unknown): void {
-  void commitFailureCause(error);
-}
-
-function isCommitFailure(reason: unknown): boolean {
-  return reason instanceof Error && (reason as { commitError?: unknown }).commitError instanceof Promise;
+function pendingCause(error: unknown): Promise<unknown> | undefined {
+  const pending = (error as { commitError?: unknown } | null)?.commitError;
+  return pending instanceof Promise ? pending : undefined;
 }
 
 /**
@@ -28,7 +24,7 @@ function isCommitFailure(reason: unknown): boolean {
  */
 export function dropOrphanedCommitFailures(onOther: (reason: unknown) => void): void {
   process.on("unhandledRejection", (reason) => {
-    if (isCommitFailure(reason)) claimCommitFailure(reason);
+    if (reason instanceof Error && pendingCause(reason) !== undefined) void commitFailureCause(reason);
     else onOther(reason);
   });
 }
