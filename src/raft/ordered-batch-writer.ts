@@ -10,6 +10,7 @@
  * nothing that depends on these writes leaves (acknowledgements, votes), and new writes join the retry.
  * The storage is injected (`commit`), and so are the timers: this file does no I/O.
  */
+import { backoffMs } from "../lib/backoff.ts";
 import type { Timers } from "./tcp-transport.ts";
 
 export interface OrderedBatchWriterOptions<Op> {
@@ -133,7 +134,7 @@ export class OrderedBatchWriter<Op> {
     // Every batch not resolved yet is written again: those before the failed one may still be running.
     if (!this.failing) this.redo = this.started.splice(0);
     this.failedAttempts++;
-    const delayMs = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** Math.min(this.failedAttempts - 1, 16));
+    const delayMs = backoffMs(this.failedAttempts, this.initialDelayMs, this.maxDelayMs);
     this.options.onFailure?.(error, delayMs);
     if (this.retryTimer !== undefined) this.options.timers.clearTimeout(this.retryTimer);
     this.retryDue = false;

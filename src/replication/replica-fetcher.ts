@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import { backoffMs } from "../lib/backoff.ts";
 import { logger } from "../lib/logger.ts";
 import { FrameDecoder } from "../net/frame-decoder.ts";
 import { SocketWriter } from "./socket-writer.ts";
@@ -317,7 +318,7 @@ class LeaderLink {
   private retryAfterFailure(stream: Stream, error: unknown): void {
     if (this.streams.get(stream.id) !== stream) return;
     const failures = stream.failures + 1;
-    const delayMs = Math.min(this.options.maxBackoffMs, this.options.initialBackoffMs * 2 ** Math.min(failures - 1, 30));
+    const delayMs = backoffMs(failures, this.options.initialBackoffMs, this.options.maxBackoffMs);
     const target = stream.target;
     log.debug("the replica refused the leader's data; subscribing again after a backoff", { topic: target.topic, partition: target.partition, failures, delayMs, error: String(error) });
     const retry = this.addStream(target, failures);
