@@ -12,7 +12,7 @@ import { DEFAULT_RAFT_TUNING, RaftCore, type RaftConfig } from "./core.ts";
 import { AwaitingLeader } from "./awaiting-leader.ts";
 import { sendableBeforePersist, voteAfter } from "./durability.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope, type Proposal } from "./envelope.ts";
-import { LmdbRaftStorage } from "./lmdb-storage.ts";
+import { RaftStorage } from "./storage.ts";
 import { TcpTransport, type PeerAddress, type TcpTransportOptions } from "./tcp-transport.ts";
 import { assert, EntryType, NONE, ROLE, type Entry, type Message, type NodeId, type PersistedState, type Ready } from "./types.ts";
 
@@ -102,7 +102,7 @@ interface WriteInFlight {
 
 export class RaftNode {
   private readonly core: RaftCore;
-  private readonly storage: LmdbRaftStorage;
+  private readonly storage: RaftStorage;
   private readonly transport: TcpTransport;
   private readonly ticker: Timer;
   private readonly incarnation: string;
@@ -132,7 +132,7 @@ export class RaftNode {
     assert(self, `node ${options.id} has no address among the voters`);
     const random = crypto.getRandomValues(new Uint32Array(2));
     this.incarnation = `${options.id}:${random[0]!.toString(16)}`;
-    this.storage = LmdbRaftStorage.open(options.dataDir);
+    this.storage = RaftStorage.open(options.dataDir);
     const persisted = this.loadReadable();
     this.core = new RaftCore(
       {

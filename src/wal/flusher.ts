@@ -135,12 +135,14 @@ export class Flusher {
     private readonly syncFd: (fd: number) => Promise<void> = fdatasync,
     /** Fault injection: every round waits this long before its sync, as on a slow disk. */
     readonly faultSyncDelayMs = 0,
+    /** Off for a flusher of one log, whose rounds never reach SYNCFS_MIN_FDS: no worker thread to start. */
+    options: { syncfs?: boolean } = {},
   ) {
     if (!(intervalMs >= 1)) throw new RangeError(`flush interval must be >= 1 ms, got ${intervalMs}`);
     if (!(Number.isInteger(faultSyncDelayMs) && faultSyncDelayMs >= 0)) throw new RangeError(`sync delay must be a whole number of ms >= 0, got ${faultSyncDelayMs}`);
     this.interval = mode === "fast" ? setInterval(() => this.requestFlush(), intervalMs) : null;
     this.interval?.unref();
-    this.syncfsThread = mode === "durable" && process.platform === "linux" ? new SyncfsThread() : null;
+    this.syncfsThread = mode === "durable" && process.platform === "linux" && options.syncfs !== false ? new SyncfsThread() : null;
   }
 
   get failed(): Error | null {
