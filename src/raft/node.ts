@@ -446,7 +446,7 @@ export class RaftNode {
     const expectedSequences = this.proposalSequencesByIndex.get(entry.index);
     if (expectedSequences === undefined) return;
     this.proposalSequencesByIndex.delete(entry.index);
-    for (const sequence of expectedSequences) this.settleProposal(sequence, supersededError(entry.index));
+    for (const sequence of expectedSequences) if (this.proposals.has(sequence)) this.settleProposal(sequence, supersededError(entry.index));
   }
 
   private settleProposal(sequence: number, outcome: { index: number } | Error): void {
