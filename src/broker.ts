@@ -109,6 +109,7 @@ export class Broker {
       voters,
       dataDir: join(dataDir, "raft"),
       electionTimeoutMs: config.raftElectionTimeoutMs,
+      maxQueuedBytesPerPeer: config.raftQueueMaxBytes,
       listenHost: config.host,
       listenPort: voters.get(config.nodeId)!.port,
     });

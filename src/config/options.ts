@@ -51,6 +51,7 @@ export interface BrokerConfig {
   replicationPort: number;
   replicaLagTimeMaxMs: number;
   replicationQueueMaxBytes: number;
+  raftQueueMaxBytes: number;
   minInsyncReplicas: number;
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
@@ -168,6 +169,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 20,
     max: 600_000,
     help: "Longest a follower waits without hearing from the leader before it campaigns (randomized in its upper half).",
+  },
+  {
+    key: "raftQueueMaxBytes",
+    type: "int",
+    defaultValue: 256 << 20,
+    min: 1 << 20,
+    max: INT32_MAX,
+    help: "Bytes of Raft messages queued for one peer that its socket has not taken; above it the oldest unsent ones are dropped (Raft resends what a peer lacks).",
   },
   { key: "brokerHeartbeatIntervalMs", type: "int", defaultValue: 2000, min: 10, max: INT32_MAX, help: "How often a broker heartbeats to the controller (broker.heartbeat.interval.ms)." },
   {

@@ -30,6 +30,8 @@ export interface RaftMetadataLogOptions {
   snapshotEveryEntries?: number;
   /** How long a proposal keeps retrying while there is no leader, and waits for its outcome. */
   proposalTimeoutMs?: number;
+  /** Bytes of messages queued for one peer before the oldest unsent ones are dropped. */
+  maxQueuedBytesPerPeer?: number;
 }
 
 /** Raft's randomized timeout spans [ELECTION_TICKS, 2 * ELECTION_TICKS) ticks: fine enough for jitter, coarse enough for few wake-ups. */
@@ -70,6 +72,7 @@ export class RaftMetadataLog implements MetadataLog {
       listenHost: options.listenHost,
       listenPort: options.listenPort,
       tuning: { electionTicks },
+      transport: options.maxQueuedBytesPerPeer === undefined ? undefined : { maxQueuedBytesPerPeer: options.maxQueuedBytesPerPeer },
       proposalTimeoutMs: this.proposalTimeoutMs,
       readTimeoutMs: this.proposalTimeoutMs,
       onApply: (entry) => this.apply(entry),

@@ -1,7 +1,7 @@
 /**
- * A running Raft node: the pure core, LMDB storage, TCP transport and a real clock. Every input (messages, ticks,
- * proposals, reads) lands in the core, and one processing turn per event-loop iteration hands the whole ready's
- * writes to LMDB's write thread as one batch, sends the messages that claim nothing durable, applies committed
+ * A running Raft node: the pure core, its storage (storage.ts), TCP transport and a real clock. Every input (messages,
+ * ticks, proposals, reads) lands in the core, and one processing turn per event-loop iteration hands the whole ready's
+ * writes to storage as one batch, sends the messages that claim nothing durable, applies committed
  * commands in order, and advances. The event loop never waits for a disk: while writes are in flight (in order, up
  * to MAX_WRITES_IN_FLIGHT), later readies are handed off behind them, and votes and acknowledgements leave when the
  * writes before them are durable (etcd's async storage writes). The proposals made here during one event-loop

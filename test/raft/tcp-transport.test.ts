@@ -92,6 +92,15 @@ test("large frames survive partial writes; the send queue is bounded and counts 
   expect(stats.droppedFrames).toBe(12);
 });
 
+test("the bytes queued for an unreachable peer stay under maxQueuedBytesPerPeer; the oldest unsent frames go", () => {
+  const sender = start(1, new Map([[3, { host: "127.0.0.1", port: 1 }]]), [], 0, { maxQueuedBytesPerPeer: 1 << 20 });
+  for (let i = 0; i < 10; i++) sender.send(append(1, 3, i, 300 * 1024));
+  const stats = sender.stats().get(3)!;
+  expect(stats.queuedBytes).toBeLessThanOrEqual(1 << 20);
+  expect(stats.queuedFrames).toBe(3);
+  expect(stats.droppedFrames).toBe(7);
+});
+
 test("a message from an unknown peer closes the connection", async () => {
   const inbox: Message[] = [];
   const receiver = start(2, new Map(), inbox);
