@@ -156,7 +156,7 @@ test("requests forwarded to a leader that dies fail as soon as the follower know
   expect(follower.applied.some((e) => e.command === "sent to a dying leader")).toBe(false);
 }, 30_000);
 
-test("a restarted node recovers from its LMDB state and re-applies committed commands once", async () => {
+test("a restarted node recovers from its stored state and re-applies committed commands once", async () => {
   const members = startCluster([1]);
   const only = members[0]!;
   await waitFor(() => only.node.isLeader, "single node to lead");
@@ -226,6 +226,18 @@ test("a follower that restarts behind a compacted log catches up by InstallSnaps
   expect(sums.get(laggard)!.restoredFrom.length).toBeGreaterThan(0);
   expect(sums.get(laggard)!.sum).toBe(expectedSum);
   expect(sums.get(leaderId)!.sum).toBe(expectedSum);
+
+  // Entries after the installed snapshot land in the follower's own log: restarted again, it recovers from its store.
+  for (let i = 101; i <= 110; i++) {
+    expectedSum += i;
+    await nodes.get(leaderId)!.propose({ add: i });
+  }
+  await waitFor(() => restarted.appliedIndex >= nodes.get(leaderId)!.appliedIndex, "the follower to apply the later entries");
+  await restarted.close();
+  const again = startMember(laggard, ports.get(laggard));
+  for (const b of ids) if (b !== laggard) again.setPeerAddress(b, { host: "127.0.0.1", port: ports.get(b)! });
+  await waitFor(() => again.appliedIndex >= nodes.get(leaderId)!.appliedIndex && sums.get(laggard)!.sum === expectedSum, "the twice-restarted follower to recover");
+  expect(sums.get(laggard)!.sum).toBe(expectedSum);
 }, 60_000);
 
 test("a committed entry this build cannot read stops the node, failing what waits on it, instead of wedging it", async () => {
