@@ -96,6 +96,26 @@ test("local compaction keeps entries after the snapshot; a leader's snapshot dro
   await storage.close();
 });
 
+test("writes handed off while a leader's snapshot is being saved land after it, in order", async () => {
+  const dir = tempDir();
+  let storage = RaftStorage.open(dir);
+  storage.load();
+  await storage.persist({ hardState: { term: 1, vote: 1, commit: 5 }, entriesToPersist: [1, 2, 3, 4, 5].map((i) => entry(i, 1)) });
+  const fromLeader = { index: 20, term: 3, data: new Uint8Array([4, 2]) };
+  const completed: number[] = [];
+  const writes = [
+    storage.persist({ hardState: { term: 3, vote: 0, commit: 20 }, snapshotToPersist: fromLeader, snapshotToApply: fromLeader, entriesToPersist: [] })!,
+    storage.persist({ entriesToPersist: [entry(21, 3)] })!,
+    storage.persist({ entriesToPersist: [entry(22, 3), entry(23, 3)] })!,
+  ];
+  await Promise.all(writes.map((write, i) => write.then(() => completed.push(i))));
+  expect(completed).toEqual([0, 1, 2]);
+  await storage.close();
+  storage = RaftStorage.open(dir);
+  expect(storage.load()).toEqual({ hardState: { term: 3, vote: 0, commit: 20 }, snapshot: fromLeader, entries: [entry(21, 3), entry(22, 3), entry(23, 3)] });
+  await storage.close();
+});
+
 test("a ready that only moves the commit index writes nothing; the commit index goes with the next new term or vote, or at close", async () => {
   const dir = tempDir();
   let storage = RaftStorage.open(dir);
