@@ -4,7 +4,7 @@
  * later as completions, and durable state changes as records, both collected with takeReady().
  * Time moves only through the nowMs arguments: every call first fires the timers due by then.
  */
-import { ClassicGroup, memberMetadata, protocolsMatch, type Member } from "./group.ts";
+import { ClassicGroup, describeGroup, joinError, protocolsMatch, restoreStableGeneration, stableGenerationOf, syncError, type Member } from "./group.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { OffsetStore, validateOffsetCommit } from "./offsets.ts";
 import type {
@@ -23,6 +23,7 @@ import type {
   OffsetDeleteResponse,
   OffsetFetchResponse,
   Ready,
+  StableGeneration,
   SyncInput,
   SyncResponse,
   Token,
@@ -98,21 +99,21 @@ export class GroupCoordinator {
     this.advanceTo(nowMs);
   }
 
-  /** Rebuilds state from persisted records; only on a fresh core. Members are not persisted. */
+  /** Rebuilds state from persisted records; only on a fresh core. A Stable generation's members are back, with fresh sessions. */
   restore(records: Iterable<GroupRecord>, nowMs: number): void {
     if (this.groups.size !== 0) throw new Error("restore into a coordinator that already has groups");
     this.advanceTo(nowMs);
-    this.load(records);
+    this.load(records, true);
   }
 
   /**
    * Takes a group over from its records, when this broker becomes its coordinator: what was held for it is
-   * forgotten first. Members are not recorded, so it starts Empty, as after a restart.
+   * forgotten first. A Stable generation keeps its members, whose sessions start now; otherwise it starts Empty.
    */
   loadGroup(groupId: string, records: Iterable<GroupRecord>, nowMs: number): void {
     this.advanceTo(nowMs);
     this.forgetGroup(groupId);
-    this.load([...records].filter((record) => record.groupId === groupId));
+    this.load([...records].filter((record) => record.groupId === groupId), true);
   }
 
   /**
@@ -124,7 +125,7 @@ export class GroupCoordinator {
     for (const record of records) {
       const hasMembers = (this.groups.get(record.groupId)?.members.size ?? 0) > 0;
       if (record.type === "offset" || record.type === "offset-deleted") this.offsetStore.apply(this.getOrCreateGroup(record.groupId), record);
-      else if (!hasMembers) this.load([record]);
+      else if (!hasMembers) this.load([record], false);
     }
   }
 
@@ -144,12 +145,15 @@ export class GroupCoordinator {
     return [...this.groups.keys()];
   }
 
-  private load(records: Iterable<GroupRecord>): void {
+  /** Applies records in order; `withMembers` brings back the members of a recorded Stable generation. */
+  private load(records: Iterable<GroupRecord>, withMembers: boolean): void {
     const emptySince = new Map<string, number | null>();
+    const stable = new Map<string, StableGeneration>();
     for (const record of records) {
       if (record.type === "group-deleted") {
         this.groups.delete(record.groupId);
         emptySince.delete(record.groupId);
+        stable.delete(record.groupId);
         continue;
       }
       const group = this.getOrCreateGroup(record.groupId);
@@ -157,14 +161,19 @@ export class GroupCoordinator {
         group.protocolType = record.protocolType;
         group.generationId = record.generationId;
         emptySince.set(record.groupId, record.emptySinceMs);
+        if (record.stable !== undefined && withMembers) stable.set(record.groupId, record.stable);
+        else stable.delete(record.groupId);
       } else {
         this.offsetStore.apply(group, record);
       }
     }
-    // Members are not recorded, so a group that had members is Empty now.
     for (const [groupId, since] of emptySince) {
       const group = this.groups.get(groupId);
-      if (group !== undefined) group.stateTimestampMs = since ?? this.nowMs;
+      if (group === undefined) continue;
+      group.stateTimestampMs = since ?? this.nowMs;
+      const generation = stable.get(groupId);
+      if (generation === undefined || group.members.size > 0) continue;
+      for (const member of restoreStableGeneration(group, generation, this.nowMs)) this.scheduleHeartbeat(member);
     }
   }
 
@@ -230,6 +239,7 @@ export class GroupCoordinator {
           for (const each of group.members.values()) each.assignment = assignments.get(each.memberId) ?? EMPTY_BYTES;
           this.propagateAssignment(group, ErrorCode.NONE);
           group.transitionTo("Stable", this.nowMs);
+          this.recordGeneration(group);
         }
         return;
       }
@@ -326,26 +336,7 @@ export class GroupCoordinator {
   describeGroups(groupIds: string[]): DescribedGroup[] {
     return groupIds.map((groupId) => {
       const group = this.groups.get(groupId);
-      if (group === undefined) {
-        return { groupId, errorCode: ErrorCode.NONE, groupState: "Dead", protocolType: "", protocolData: "", members: [] };
-      }
-      const stable = group.state === "Stable";
-      const protocolName = group.protocolName;
-      return {
-        groupId,
-        errorCode: ErrorCode.NONE,
-        groupState: group.state,
-        protocolType: group.protocolType ?? "",
-        protocolData: stable && protocolName !== null ? protocolName : "",
-        members: [...group.members.values()].map((member) => ({
-          memberId: member.memberId,
-          groupInstanceId: member.groupInstanceId,
-          clientId: member.clientId,
-          clientHost: member.clientHost,
-          memberMetadata: stable && protocolName !== null ? memberMetadata(member, protocolName) : EMPTY_BYTES,
-          memberAssignment: stable ? member.assignment : EMPTY_BYTES,
-        })),
-      };
+      return group === undefined ? { groupId, errorCode: ErrorCode.NONE, groupState: "Dead", protocolType: "", protocolData: "", members: [] } : describeGroup(group);
     });
   }
 
@@ -674,13 +665,7 @@ export class GroupCoordinator {
       group.transitionTo("Empty", this.nowMs);
     }
     group.pendingSyncMembers.clear();
-    this.records.push({
-      type: "group",
-      groupId: group.groupId,
-      protocolType: group.protocolType,
-      generationId: group.generationId,
-      emptySinceMs: hasMembers ? null : this.nowMs,
-    });
+    this.recordGeneration(group);
     if (!hasMembers) return;
     for (const member of group.members.values()) {
       if (member.joinToken !== null) {
@@ -779,6 +764,19 @@ export class GroupCoordinator {
     member.syncToken = null;
   }
 
+  /** The group's generation record; a Stable group's carries its members and assignments. */
+  private recordGeneration(group: ClassicGroup): void {
+    const hasMembers = group.members.size > 0;
+    this.records.push({
+      type: "group",
+      groupId: group.groupId,
+      protocolType: group.protocolType,
+      generationId: group.generationId,
+      emptySinceMs: hasMembers ? null : this.nowMs,
+      ...(group.state === "Stable" ? { stable: stableGenerationOf(group) } : {}),
+    });
+  }
+
   private scheduleHeartbeat(member: Member): void {
     member.heartbeatDeadlineMs = this.arm(this.nowMs + member.sessionTimeoutMs);
   }
@@ -787,13 +785,4 @@ export class GroupCoordinator {
     this.timersDueNotBeforeMs = Math.min(this.timersDueNotBeforeMs, deadlineMs);
     return deadlineMs;
   }
-}
-
-export function joinError(memberId: string, errorCode: number): JoinResponse {
-  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
-}
-
-/** A SyncGroup answer that carries only an error, with the group's protocol when it is known. */
-export function syncError(errorCode: number, group?: ClassicGroup): SyncResponse {
-  return { errorCode, protocolType: group?.protocolType ?? null, protocolName: group?.protocolName ?? null, assignment: EMPTY_BYTES };
 }

@@ -7,7 +7,8 @@
  */
 import { logger } from "../lib/logger.ts";
 import { ErrorCode, KafkaCodedError } from "../protocol/error-codes.ts";
-import { GroupCoordinator, joinError, syncError } from "./coordinator.ts";
+import { GroupCoordinator } from "./coordinator.ts";
+import { joinError, syncError } from "./group.ts";
 import type { GroupRecordStore } from "./group-record-store.ts";
 import {
   ConsumerGroupCoordinator,

@@ -5,20 +5,13 @@
  */
 import { decodeSubscriptionTopics } from "./consumer-protocol.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
-import type { GroupState, JoinMember, Protocol, Token } from "./types.ts";
+import type { DescribedGroup, GroupState, JoinMember, JoinResponse, Protocol, StableGeneration, StableMember, SyncResponse, Token } from "./types.ts";
 
 export const CONSUMER_PROTOCOL_TYPE = "consumer";
 
-export interface Member {
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  rebalanceTimeoutMs: number;
-  sessionTimeoutMs: number;
+/** A member: what a Stable generation's record keeps of it, and its requests and timers here. */
+export interface Member extends StableMember {
   protocolType: string;
-  protocols: Protocol[];
-  assignment: Uint8Array;
   /** The JoinGroup waiting for the rebalance to complete; non-null means "awaiting join". */
   joinToken: Token | null;
   /** The SyncGroup waiting for the leader's assignment; non-null means "awaiting sync". */
@@ -312,3 +305,66 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** DescribeGroups' view of a group: member metadata and assignments only while it is Stable. */
+export function describeGroup(group: ClassicGroup): DescribedGroup {
+  const protocolName = group.state === "Stable" ? group.protocolName : null;
+  return {
+    groupId: group.groupId,
+    errorCode: ErrorCode.NONE,
+    groupState: group.state,
+    protocolType: group.protocolType ?? "",
+    protocolData: protocolName ?? "",
+    members: [...group.members.values()].map((member) => ({
+      memberId: member.memberId,
+      groupInstanceId: member.groupInstanceId,
+      clientId: member.clientId,
+      clientHost: member.clientHost,
+      memberMetadata: protocolName !== null ? memberMetadata(member, protocolName) : EMPTY_ASSIGNMENT,
+      memberAssignment: protocolName !== null ? member.assignment : EMPTY_ASSIGNMENT,
+    })),
+  };
+}
+
+/** The members of a Stable group and their assignments, for its group record. */
+export function stableGenerationOf(group: ClassicGroup): StableGeneration {
+  if (group.state !== "Stable" || group.protocolName === null || group.leaderId === null) throw new Error(`group ${group.groupId} is not Stable`);
+  const members = [...group.members.values()].map((m) => ({
+    memberId: m.memberId,
+    groupInstanceId: m.groupInstanceId,
+    clientId: m.clientId,
+    clientHost: m.clientHost,
+    rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+    sessionTimeoutMs: m.sessionTimeoutMs,
+    protocols: m.protocols,
+    assignment: m.assignment,
+  }));
+  return { protocolName: group.protocolName, leaderId: group.leaderId, members };
+}
+
+/** Puts a recorded Stable generation's members back into an Empty group; the caller starts their session timers. */
+export function restoreStableGeneration(group: ClassicGroup, stable: StableGeneration, nowMs: number): Member[] {
+  if (group.members.size > 0 || group.state !== "Empty") throw new Error(`group ${group.groupId}: restoring members into a group that has some`);
+  const protocolType = group.protocolType ?? CONSUMER_PROTOCOL_TYPE;
+  const members = stable.members.map((m): Member => ({ ...m, protocolType, joinToken: null, syncToken: null, isNew: false, heartbeatDeadlineMs: Infinity }));
+  for (const member of members) group.add(member);
+  group.leaderId = stable.leaderId;
+  group.protocolName = stable.protocolName;
+  group.subscribedTopics = group.computeSubscribedTopics();
+  // Empty -> PreparingRebalance -> CompletingRebalance -> Stable: the path the generation took.
+  group.transitionTo("PreparingRebalance", nowMs);
+  group.transitionTo("CompletingRebalance", nowMs);
+  group.transitionTo("Stable", nowMs);
+  return members;
+}
+
+export function joinError(memberId: string, errorCode: number): JoinResponse {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: "", skipAssignment: false, memberId, members: [] };
+}
+
+/** A SyncGroup answer that carries only an error, with the group's protocol when it is known. */
+export function syncError(errorCode: number, group?: ClassicGroup): SyncResponse {
+  return { errorCode, protocolType: group?.protocolType ?? null, protocolName: group?.protocolName ?? null, assignment: EMPTY_ASSIGNMENT };
+}
+
+const EMPTY_ASSIGNMENT = new Uint8Array(0);

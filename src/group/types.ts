@@ -138,8 +138,30 @@ export type GroupRecord =
       generationId: number;
       /** When the group last became Empty, or null while it had members. */
       emptySinceMs: number | null;
+      /**
+       * The generation's members once its assignment went out (Stable), as Kafka's GroupMetadata record keeps them:
+       * a coordinator that takes the group over keeps them, and they go on heartbeating instead of rejoining.
+       */
+      stable?: StableGeneration;
     }
   | { type: "group-deleted"; groupId: string };
+
+export interface StableGeneration {
+  protocolName: string;
+  leaderId: string;
+  members: StableMember[];
+}
+
+export interface StableMember {
+  memberId: string;
+  groupInstanceId: string | null;
+  clientId: string;
+  clientHost: string;
+  rebalanceTimeoutMs: number;
+  sessionTimeoutMs: number;
+  protocols: Protocol[];
+  assignment: Uint8Array;
+}
 
 export interface Ready {
   /** Answers to delayed JoinGroup/SyncGroup requests. Send them only after `records` are durable. */

@@ -174,12 +174,39 @@ function groupRecordProblem(record: unknown): string | null {
     case "group":
       if (r.protocolType !== null && !isString(r.protocolType)) return "a group record's protocolType must be a string or null";
       if (!isInteger(r.generationId)) return "a group record needs an integer generationId";
-      return r.emptySinceMs === null || isInteger(r.emptySinceMs) ? null : "a group record's emptySinceMs must be an integer or null";
+      if (r.emptySinceMs !== null && !isInteger(r.emptySinceMs)) return "a group record's emptySinceMs must be an integer or null";
+      return r.stable === undefined ? null : stableGenerationProblem(r.stable);
     case "group-deleted":
       return null;
     default:
       return `unknown group record type ${String(r.type)}`;
   }
+}
+
+/** A recorded Stable generation must load as one: distinct members that all support its protocol, its leader among them. */
+function stableGenerationProblem(stable: unknown): string | null {
+  if (!isObject(stable)) return "a group record's stable generation must be an object";
+  const s = stable as Record<string, unknown>;
+  if (!isString(s.protocolName) || !isString(s.leaderId) || !Array.isArray(s.members) || s.members.length === 0) {
+    return "a stable generation needs a protocolName, a leaderId and members";
+  }
+  const memberIds = new Set<unknown>();
+  const instanceIds = new Set<unknown>();
+  for (const member of s.members as unknown[]) {
+    if (!isObject(member)) return "a stable member must be an object";
+    const m = member as Record<string, unknown>;
+    if (!isString(m.memberId) || memberIds.has(m.memberId)) return "stable members need distinct member ids";
+    memberIds.add(m.memberId);
+    if (m.groupInstanceId !== null && (!isString(m.groupInstanceId) || instanceIds.has(m.groupInstanceId))) return "stable members need distinct instance ids or null";
+    instanceIds.add(m.groupInstanceId);
+    if (!isString(m.clientId) || !isString(m.clientHost) || !isCount(m.rebalanceTimeoutMs) || !isCount(m.sessionTimeoutMs) || !(m.assignment instanceof Uint8Array)) {
+      return "a stable member needs client id and host, timeouts and an assignment";
+    }
+    const protocols = m.protocols;
+    if (!Array.isArray(protocols) || !protocols.every((p) => isObject(p) && isString(p.name) && p.metadata instanceof Uint8Array)) return "a stable member's protocols must be names with metadata";
+    if (!protocols.some((p: { name: string }) => p.name === s.protocolName)) return "every stable member must support the generation's protocol";
+  }
+  return memberIds.has(s.leaderId) ? null : "the stable generation's leader must be one of its members";
 }
 
 function brokerProblem(broker: unknown): string | null {

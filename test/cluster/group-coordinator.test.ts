@@ -1,8 +1,9 @@
 /**
  * Consumer groups on a 3-node cluster: a group has one coordinator, whichever broker a client asks, so two members
  * that bootstrap through different brokers share the partitions instead of each getting all of them. Other brokers
- * answer the group's requests with NOT_COORDINATOR. Committed offsets go through the metadata log, so when the
- * coordinator dies the group moves to a live broker with its offsets, and back when the broker returns.
+ * answer the group's requests with NOT_COORDINATOR. Committed offsets and Stable generations go through the metadata
+ * log, so when the coordinator dies the group moves to a live broker with its offsets and members, and back when the
+ * broker returns.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Kafka, logLevel, type Consumer } from "kafkajs";
@@ -121,6 +122,55 @@ async function committed(node: BrokerProcess, groupId: string): Promise<{ errorC
   return { errorCode: group.errorCode, offset: group.topics[0]?.partitions[0]?.committedOffset ?? -1 };
 }
 
+/** Joins `groupId` through `node` as its only member and hands out `assignment`: the group is then Stable. */
+async function joinAsOnlyMember(node: BrokerProcess, groupId: string, assignment: Uint8Array): Promise<{ memberId: string; generationId: number }> {
+  const connection = await connect(node);
+  const join = (memberId: string) =>
+    connection.request<{ errorCode: number; memberId: string; generationId: number; leader: string }>(ApiKey.JoinGroup, 5, {
+      groupId,
+      sessionTimeoutMs: 60_000,
+      rebalanceTimeoutMs: 60_000,
+      memberId,
+      groupInstanceId: null,
+      protocolType: "consumer",
+      protocols: [{ name: "range", metadata: new Uint8Array([0, 1, 0, 0, 0, 0]) }],
+      reason: null,
+    });
+  const first = await join("");
+  expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+  const joined = await join(first.memberId);
+  expect(joined).toMatchObject({ errorCode: ErrorCode.NONE, leader: first.memberId });
+  const synced = await connection.request<{ errorCode: number; assignment: Uint8Array }>(ApiKey.SyncGroup, 5, {
+    groupId,
+    generationId: joined.generationId,
+    memberId: first.memberId,
+    groupInstanceId: null,
+    protocolType: "consumer",
+    protocolName: "range",
+    assignments: [{ memberId: first.memberId, assignment }],
+  });
+  expect(synced.errorCode).toBe(ErrorCode.NONE);
+  return { memberId: first.memberId, generationId: joined.generationId };
+}
+
+async function heartbeat(node: BrokerProcess, groupId: string, member: { memberId: string; generationId: number }): Promise<number> {
+  const connection = await connect(node);
+  const answer = await connection.request<{ errorCode: number }>(ApiKey.Heartbeat, 4, { groupId, generationId: member.generationId, memberId: member.memberId, groupInstanceId: null });
+  return answer.errorCode;
+}
+
+/** The group's coordinator once `dead` is fenced, as broker `asked` names it. */
+async function nextCoordinator(groupId: string, dead: number, asked: number): Promise<number> {
+  return await waitFor(
+    async () => {
+      const found = await findCoordinator(cluster.node(asked), groupId);
+      return found.errorCode === ErrorCode.NONE && found.nodeId !== dead ? found.nodeId : null;
+    },
+    "the group to move to a live broker once its coordinator is fenced",
+    30_000,
+  );
+}
+
 test("when its coordinator dies, a group moves to a live broker with its committed offsets, and back once the broker returns", async () => {
   const groupId = "outlives-its-coordinator";
   const coordinatorId = (await findCoordinator(cluster.node(1), groupId)).nodeId;
@@ -128,14 +178,7 @@ test("when its coordinator dies, a group moves to a live broker with its committ
   const other = [1, 2, 3].find((id) => id !== coordinatorId)!;
 
   await cluster.node(coordinatorId).stop("SIGKILL");
-  const successor = await waitFor(
-    async () => {
-      const found = await findCoordinator(cluster.node(other), groupId);
-      return found.errorCode === ErrorCode.NONE && found.nodeId !== coordinatorId ? found.nodeId : null;
-    },
-    "the group to move to a live broker once its coordinator is fenced",
-    30_000,
-  );
+  const successor = await nextCoordinator(groupId, coordinatorId, other);
   expect(await committed(cluster.node(successor), groupId)).toEqual({ errorCode: ErrorCode.NONE, offset: 42 });
   expect(await commit(cluster.node(successor), groupId, 99)).toBe(ErrorCode.NONE);
   const bystander = [1, 2, 3].find((id) => id !== coordinatorId && id !== successor)!;
@@ -146,4 +189,25 @@ test("when its coordinator dies, a group moves to a live broker with its committ
   // The returning broker takes the group over from the replicated records, with the commit made while it was gone.
   await waitFor(async () => (await committed(restarted, groupId)).offset === 99, "the returned coordinator to hold the offset committed meanwhile", 30_000);
   expect(await committed(cluster.node(successor), groupId)).toMatchObject({ errorCode: ErrorCode.NOT_COORDINATOR });
+}, 120_000);
+
+test("a Stable group's member goes on heartbeating with the group's next coordinator after the coordinator dies", async () => {
+  const groupId = "stable-outlives-its-coordinator";
+  const coordinatorId = (await findCoordinator(cluster.node(1), groupId)).nodeId;
+  const member = await joinAsOnlyMember(cluster.node(coordinatorId), groupId, new Uint8Array([7, 7]));
+  expect(await heartbeat(cluster.node(coordinatorId), groupId, member)).toBe(ErrorCode.NONE);
+  const other = [1, 2, 3].find((id) => id !== coordinatorId)!;
+
+  await cluster.node(coordinatorId).stop("SIGKILL");
+  const successor = await nextCoordinator(groupId, coordinatorId, other);
+  // As Kafka's GroupMetadata record: the next coordinator knows the member, its generation and its assignment.
+  expect(await heartbeat(cluster.node(successor), groupId, member)).toBe(ErrorCode.NONE);
+  const connection = await connect(cluster.node(successor));
+  const described = await connection.request<{ groups: { groupState: string; members: { memberId: string; memberAssignment: Uint8Array }[] }[] }>(ApiKey.DescribeGroups, 5, {
+    groups: [groupId],
+    includeAuthorizedOperations: false,
+  });
+  expect(described.groups[0]!.groupState).toBe("Stable");
+  expect(described.groups[0]!.members.map((m) => [m.memberId, [...m.memberAssignment]])).toEqual([[member.memberId, [7, 7]]]);
+  await cluster.restart(coordinatorId);
 }, 120_000);

@@ -241,6 +241,51 @@ describe("syncing and heartbeats", () => {
   });
 });
 
+describe("a coordinator taking a group over", () => {
+  test("a Stable generation's members, protocol and assignments are recorded; the next coordinator keeps them, and their heartbeats go on", () => {
+    const h = new Harness();
+    const { memberIds, generationId } = h.stableGroup(G, ["a", "b"]);
+    h.collect();
+    const record = h.records.findLast((r) => r.type === "group");
+    expect(record).toMatchObject({ type: "group", generationId, stable: { protocolName: "range", members: memberIds.map((memberId) => ({ memberId })) } });
+
+    h.advance(200);
+    const next = h.newCore();
+    next.loadGroup(G, h.records, h.nowMs);
+    h.core = next;
+    expect(h.state(G)).toMatchObject({ state: "Stable", generationId, memberIds });
+    for (const memberId of memberIds) expect(h.heartbeat(G, memberId, generationId)).toBe(E.NONE);
+    // A late SyncGroup gets the recorded assignment; a follower rejoining with the same metadata stays in the generation.
+    expect(text(h.syncAnswer(h.sync(G, { memberId: memberIds[1]!, generationId })).assignment)).toBe(`assigned-${memberIds[1]}`);
+    const described = next.describeGroups([G])[0]!;
+    expect(described.members.map((m) => text(m.memberAssignment))).toEqual(memberIds.map((id) => `assigned-${id}`));
+
+    // Only one member keeps heartbeating: the other's session, started at the takeover, lapses and the group rebalances.
+    for (let elapsed = 0; elapsed <= SESSION_TIMEOUT_MS; elapsed += SESSION_TIMEOUT_MS / 4) {
+      h.advance(SESSION_TIMEOUT_MS / 4);
+      h.heartbeat(G, memberIds[0]!, generationId);
+    }
+    expect(h.state(G)!.state).toBe("PreparingRebalance");
+    expect(h.state(G)!.memberIds).toEqual([memberIds[0]!]);
+  });
+
+  test("a group whose last record has no Stable generation, and replayed records of another run, bring back no members", () => {
+    const h = new Harness();
+    const { memberIds, generationId } = h.stableGroup(G, ["a"]);
+    h.collect();
+    const stableRecord = h.records.findLast((r) => r.type === "group")!;
+    const replaying = h.newCore();
+    replaying.replay([stableRecord], h.nowMs);
+    expect(replaying.groupState(G)).toMatchObject({ state: "Empty", generationId, memberIds: [] });
+
+    h.core.leave(G, [{ memberId: memberIds[0]!, groupInstanceId: null }], h.nowMs);
+    h.collect();
+    const next = h.newCore();
+    next.loadGroup(G, h.records, h.nowMs);
+    expect(next.groupState(G)).toMatchObject({ state: "Empty", generationId: generationId + 1, memberIds: [] });
+  });
+});
+
 describe("leaving", () => {
   test("the leader leaving hands leadership to the next member after the rebalance", () => {
     const h = new Harness();

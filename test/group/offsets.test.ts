@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ErrorCode as E } from "../../src/protocol/error-codes.ts";
 import type { OffsetCommitInput } from "../../src/group/types.ts";
-import { Harness, subscription, testConfig } from "./harness.ts";
+import { Harness, SESSION_TIMEOUT_MS, subscription, testConfig } from "./harness.ts";
 
 const G = "group-a";
 
@@ -235,7 +235,7 @@ describe("restore", () => {
     expect(h.state("simple")).toBeNull();
   });
 
-  test("a group restored without members becomes Empty from the restore time", () => {
+  test("a group restored with its Stable generation keeps the member until its session lapses, then is Empty and retention counts from there", () => {
     const h = new Harness();
     const { memberId, generationId } = consumerGroup(h, ["t"]);
     h.core.commitOffsets(G, commitInput(generationId, memberId, { t: { 0: 1 } }), h.nowMs);
@@ -244,6 +244,11 @@ describe("restore", () => {
     const restored = h.newCore();
     restored.restore(h.records, h.nowMs);
     h.core = restored;
+    expect(h.state(G)).toMatchObject({ state: "Stable", generationId, memberIds: [memberId] });
+    expect(h.heartbeat(G, memberId, generationId)).toBe(E.NONE);
+    // No heartbeat after that: the session lapses, the last member is gone, and the group is Empty from then.
+    h.advance(SESSION_TIMEOUT_MS + 1);
+    expect(h.state(G)).toMatchObject({ state: "Empty", generationId: generationId + 1, memberIds: [] });
     h.advance(testConfig.offsetsRetentionMs - 2 * testConfig.offsetsRetentionCheckIntervalMs);
     expect(fetched(h, G, "t", [0])).toEqual([1]);
     h.advance(4 * testConfig.offsetsRetentionCheckIntervalMs);

@@ -133,3 +133,37 @@ test("a group-records command with a malformed record is refused whole, before i
   expect(applied.fault).toContain("offset record");
   expect(state.groupIds()).toEqual([]);
 });
+
+test("a group record's Stable generation is kept and snapshotted with its members; one that could not load is refused", () => {
+  const { state, apply } = cluster(1);
+  const member = (memberId: string, protocolName = "range") => ({
+    memberId,
+    groupInstanceId: null,
+    clientId: "c",
+    clientHost: "/127.0.0.1",
+    rebalanceTimeoutMs: 300_000,
+    sessionTimeoutMs: 45_000,
+    protocols: [{ name: protocolName, metadata: new Uint8Array([1]) }],
+    assignment: new Uint8Array([2, 3]),
+  });
+  const group = (stable: object) => ({ type: "group", groupId: "g", protocolType: "consumer", generationId: 2, emptySinceMs: null, stable });
+  const records = (record: object) => ({ type: "group-records", coordinatorId: 1, incarnation: "x", records: [record] }) as unknown as MetadataCommand;
+
+  const valid = group({ protocolName: "range", leaderId: "m1", members: [member("m1"), member("m2")] });
+  expect(apply(records(valid)).outcome.errorCode).toBe(ErrorCode.NONE);
+  expect(MetadataState.fromSnapshot(unpack(pack(state.toSnapshot())) as MetadataSnapshot).groupRecordsOf("g")).toEqual([valid as never]);
+
+  const faults = [
+    group({ protocolName: "range", leaderId: "nobody", members: [member("m1")] }),
+    group({ protocolName: "range", leaderId: "m1", members: [member("m1"), member("m1")] }),
+    group({ protocolName: "range", leaderId: "m1", members: [member("m1", "roundrobin")] }),
+    group({ protocolName: "range", leaderId: "m1", members: [] }),
+  ].map((record) => apply(records(record)).fault);
+  expect(faults).toEqual([
+    expect.stringContaining("leader must be one of its members"),
+    expect.stringContaining("distinct member ids"),
+    expect.stringContaining("support the generation's protocol"),
+    expect.stringContaining("needs a protocolName, a leaderId and members"),
+  ]);
+  expect(state.groupRecordsOf("g")).toEqual([valid as never]);
+});
