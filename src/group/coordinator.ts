@@ -583,6 +583,8 @@ export class GroupCoordinator {
           };
           this.answerJoin(group, member, response);
           this.scheduleHeartbeat(member);
+          // The record names the new member id: a coordinator that takes over must not fence it.
+          this.recordGeneration(group);
         } else {
           this.maybePrepareRebalance(group);
         }

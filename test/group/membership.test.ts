@@ -377,6 +377,14 @@ describe("static membership", () => {
       h.nowMs,
     );
     expect(commit.topics[0]!.partitions[0]!.errorCode).toBe(E.FENCED_INSTANCE_ID);
+
+    // The group record names the new id: the next coordinator takes its heartbeats and fences the old one.
+    h.collect();
+    const next = h.newCore();
+    next.loadGroup(G, h.records, h.nowMs);
+    h.core = next;
+    expect(h.heartbeat(G, answer.memberId, generationId, "ib")).toBe(E.NONE);
+    expect(h.heartbeat(G, b, generationId, "ib")).toBe(E.FENCED_INSTANCE_ID);
   });
 
   test("a restarted static leader from v9 is told it leads but may skip the assignment", () => {
