@@ -61,7 +61,8 @@ class Bytes {
 
 /**
  * Encodes records as one uncompressed v2 record batch (magic 2, CRC-32C), as producers send it.
- * Used by the CLI producer, the load generator and tests; the broker itself never re-encodes batches.
+ * Used by the CLI producer, the load generator, tests and the Raft log's entries (raft/entry-batches.ts); the broker
+ * never re-encodes the batches clients send.
  */
 export function buildRecordBatch(records: readonly RecordInput[], options: BatchOptions = {}): Uint8Array {
   if (records.length === 0) throw new RangeError("a record batch needs at least one record");
