@@ -21,7 +21,7 @@ import { commitFailureCause } from "../lib/lmdb-commit.ts";
 import { logger } from "../lib/logger.ts";
 import { Flusher } from "../wal/flusher.ts";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../wal/log-config.ts";
-import { PartitionLog } from "../wal/partition-log.ts";
+import { PartitionLog, syncDirectory } from "../wal/partition-log.ts";
 import { mustSync, type DurableVote } from "./durability.ts";
 import { decodeEntries, encodeEntries, offsetOfIndex } from "./entry-batches.ts";
 import { OrderedBatchWriter } from "./ordered-batch-writer.ts";
@@ -363,10 +363,5 @@ function syncLogFiles(dir: string): void {
       fs.closeSync(fd);
     }
   }
-  const dirFd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  syncDirectory(dir);
 }
