@@ -43,7 +43,7 @@ export class MetadataState implements PartitionLoad {
   private readonly brokerEpochs = new Map<number, number>();
   private readonly leaderCounts = new Map<number, number>();
   private readonly replicaCounts = new Map<number, number>();
-  /** Per consumer group, its latest record per key (groupRecordKey): what a new coordinator loads it from. */
+  /** Per consumer group, its latest record per key (see keepGroupRecord): what a new coordinator loads it from. */
   private readonly groupRecords = new Map<string, Map<string, GroupRecord>>();
   /** While a command applies: how to undo each of its changes, in the order they were made. */
   private undo: (() => void)[] | null = null;
@@ -260,20 +260,20 @@ export class MetadataState implements PartitionLoad {
    * group moved while they were in flight, and its new coordinator's records must not be overwritten.
    */
   private applyGroupRecords(command: MetadataCommand & { type: "group-records" }): Applied {
-    const refused = new Set<string>();
+    // One lookup per group: a command carries a record per committed partition, and the lookup sorts the brokers.
+    const coordinated = new Map<string, boolean>();
     const kept: GroupRecord[] = [];
     for (const record of command.records) {
-      if (refused.has(record.groupId)) continue;
-      if (this.groupCoordinator(record.groupId)?.nodeId !== command.coordinatorId) {
-        refused.add(record.groupId);
-        continue;
-      }
+      let mine = coordinated.get(record.groupId);
+      if (mine === undefined) coordinated.set(record.groupId, (mine = this.groupCoordinator(record.groupId)?.nodeId === command.coordinatorId));
+      if (!mine) continue;
       this.keepGroupRecord(record);
       kept.push(record);
     }
+    const refused = [...coordinated].filter(([, mine]) => !mine).map(([groupId]) => groupId);
     const changes: MetadataChange[] = kept.length > 0 ? [{ type: "group-records", coordinatorId: command.coordinatorId, incarnation: command.incarnation, records: kept }] : [];
-    if (refused.size === 0) return { outcome: ACCEPTED, changes };
-    const errorMessage = `broker ${command.coordinatorId} does not coordinate ${[...refused].join(", ")}`;
+    if (refused.length === 0) return { outcome: ACCEPTED, changes };
+    const errorMessage = `broker ${command.coordinatorId} does not coordinate ${refused.join(", ")}`;
     return { outcome: { errorCode: ErrorCode.NOT_COORDINATOR, errorMessage }, changes };
   }
 
