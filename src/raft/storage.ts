@@ -170,7 +170,7 @@ export class RaftStorage {
       moved.push({ index: key, term, type, data: new Uint8Array(data) });
     }
     this.restartLog(snapshotIndex);
-    if (moved.length > 0) this.appendEntries(moved[0]!.index, encodeEntries(moved));
+    if (moved.length > 0) void this.appendEntries(moved[0]!.index, encodeEntries(moved));
     syncLogFiles(this.entries!.dir);
     this.root.transactionSync(() => {
       for (const key of this.legacyLog.getKeys()) this.legacyLog.removeSync(key);
@@ -242,15 +242,12 @@ export class RaftStorage {
     const metaPuts: { key: string; value: Uint8Array }[] = [];
     const waits: Promise<unknown>[] = [];
     let compactTo = 0;
-    let logChanged = false;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       if (op.kind === "meta") metaPuts.push(op);
       else if (op.kind === "compact") compactTo = Math.max(compactTo, op.index);
-      else if (op.kind === "append") {
-        this.appendEntries(op.firstIndex, op.batches);
-        logChanged = true;
-      } else {
+      else if (op.kind === "append") waits.push(this.appendEntries(op.firstIndex, op.batches));
+      else {
         // The snapshot is durable before the log it replaces goes: a crash in between finds the snapshot and entries
         // it covers, never a log that lost entries this node acknowledged and no snapshot that holds them.
         const saved = this.writeMeta([...metaPuts, { key: SNAPSHOT_KEY, value: op.snapshot }]);
@@ -269,7 +266,6 @@ export class RaftStorage {
       }
     }
     if (metaPuts.length > 0) waits.push(this.writeMeta(metaPuts));
-    if (logChanged) waits.push(this.flusher.appended(this.entries!));
     return Promise.all(waits).then(() => {
       if (compactTo > 0) this.compactLog(compactTo);
     });
@@ -282,14 +278,15 @@ export class RaftStorage {
     return Promise.all([committed, this.flushed()]);
   }
 
-  /** Writes the entries encoded in `batches`, from `firstIndex` on, over whatever the log held from there. */
-  private appendEntries(firstIndex: number, batches: Uint8Array): void {
+  /** Writes the entries encoded in `batches`, from `firstIndex` on, over whatever the log held from there; resolves once durable. */
+  private appendEntries(firstIndex: number, batches: Uint8Array): Promise<void> {
     const entries = this.entries!;
     const offset = offsetOfIndex(firstIndex);
     assert(offset >= entries.logStartOffset && offset <= entries.logEndOffset, `entry ${firstIndex} does not extend the log [${entries.logStartOffset + 1}, ${entries.logEndOffset}]`);
     if (offset < entries.logEndOffset) entries.truncateTo(offset);
-    entries.appendReplicated(batches);
+    const { durable } = entries.appendReplicated(batches);
     entries.highWatermark = entries.logEndOffset;
+    return durable;
   }
 
   /** Empties the log; the next entry is `index` + 1. */
