@@ -30,7 +30,11 @@ const flag = (name: string): string | undefined => {
 const quick = args.includes("--quick");
 const flushMode = flag("--flush-mode");
 const timeoutS = quick ? 120 : 300;
-const rounds = Math.max(1, Number(flag("--rounds") ?? 3));
+const rounds = Number(flag("--rounds") ?? 3);
+if (!(Number.isInteger(rounds) && rounds >= 1)) {
+  console.error(`kbench: --rounds must be a whole number of at least 1, got ${flag("--rounds")}`);
+  process.exit(2);
+}
 /** --quick shortens the presets; the shapes (size, acks, concurrency, linger) stay the same. */
 const MESSAGES: Record<string, number> = quick ? { throughput: 200_000, seed: 10_000, latency: 1_000 } : { throughput: 1_000_000, seed: 50_000, latency: 5_000 };
 
