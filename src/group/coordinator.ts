@@ -4,7 +4,7 @@
  * later as completions, and durable state changes as records, both collected with takeReady().
  * Time moves only through the nowMs arguments: every call first fires the timers due by then.
  */
-import { ClassicGroup, describeGroup, joinError, protocolsMatch, restoreStableGeneration, stableGenerationOf, syncError, type Member } from "./group.ts";
+import { ClassicGroup, deadGroup, describeGroup, joinError, protocolsMatch, restoreStableGeneration, stableGenerationOf, syncError, type Member } from "./group.ts";
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { OffsetStore, validateOffsetCommit } from "./offsets.ts";
 import type {
@@ -336,7 +336,7 @@ export class GroupCoordinator {
   describeGroups(groupIds: string[]): DescribedGroup[] {
     return groupIds.map((groupId) => {
       const group = this.groups.get(groupId);
-      return group === undefined ? { groupId, errorCode: ErrorCode.NONE, groupState: "Dead", protocolType: "", protocolData: "", members: [] } : describeGroup(group);
+      return group === undefined ? deadGroup(groupId, ErrorCode.NONE) : describeGroup(group);
     });
   }
 

@@ -8,7 +8,7 @@
 import { logger } from "../lib/logger.ts";
 import { ErrorCode, KafkaCodedError } from "../protocol/error-codes.ts";
 import { GroupCoordinator } from "./coordinator.ts";
-import { joinError, syncError } from "./group.ts";
+import { deadGroup, joinError, syncError } from "./group.ts";
 import type { GroupRecordStore } from "./group-record-store.ts";
 import {
   ConsumerGroupCoordinator,
@@ -237,11 +237,7 @@ export class GroupService {
   }
 
   describeGroups(groupIds: string[]): DescribedGroup[] {
-    return this.core
-      .describeGroups(groupIds)
-      .map((group) =>
-        this.coordinates(group.groupId) ? group : { groupId: group.groupId, errorCode: ErrorCode.NOT_COORDINATOR, groupState: "Dead", protocolType: "", protocolData: "", members: [] },
-      );
+    return this.core.describeGroups(groupIds).map((group) => (this.coordinates(group.groupId) ? group : deadGroup(group.groupId, ErrorCode.NOT_COORDINATOR)));
   }
 
   /** Whether this broker coordinates the group; the others answer its requests with NOT_COORDINATOR. */

@@ -306,6 +306,11 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** DescribeGroups' answer for a group that is not here: Dead, with `errorCode` (NONE below v6, as Kafka answers). */
+export function deadGroup(groupId: string, errorCode: number): DescribedGroup {
+  return { groupId, errorCode, groupState: "Dead", protocolType: "", protocolData: "", members: [] };
+}
+
 /** DescribeGroups' view of a group: member metadata and assignments only while it is Stable. */
 export function describeGroup(group: ClassicGroup): DescribedGroup {
   const protocolName = group.state === "Stable" ? group.protocolName : null;
