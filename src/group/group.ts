@@ -350,7 +350,8 @@ export function stableGenerationOf(group: ClassicGroup): StableGeneration {
 /** Puts a recorded Stable generation's members back into an Empty group; the caller starts their session timers. */
 export function restoreStableGeneration(group: ClassicGroup, stable: StableGeneration, nowMs: number): Member[] {
   if (group.members.size > 0 || group.state !== "Empty") throw new Error(`group ${group.groupId}: restoring members into a group that has some`);
-  const protocolType = group.protocolType ?? CONSUMER_PROTOCOL_TYPE;
+  const protocolType = group.protocolType;
+  if (protocolType === null) throw new Error(`group ${group.groupId}: a Stable generation without a protocol type`);
   const members = stable.members.map((m): Member => ({ ...m, protocolType, joinToken: null, syncToken: null, isNew: false, heartbeatDeadlineMs: Infinity }));
   for (const member of members) group.add(member);
   group.leaderId = stable.leaderId;

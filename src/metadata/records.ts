@@ -175,7 +175,8 @@ function groupRecordProblem(record: unknown): string | null {
       if (r.protocolType !== null && !isString(r.protocolType)) return "a group record's protocolType must be a string or null";
       if (!isInteger(r.generationId)) return "a group record needs an integer generationId";
       if (r.emptySinceMs !== null && !isInteger(r.emptySinceMs)) return "a group record's emptySinceMs must be an integer or null";
-      return r.stable === undefined ? null : stableGenerationProblem(r.stable);
+      if (r.stable === undefined) return null;
+      return r.protocolType === null ? "a group record with a stable generation needs a protocolType" : stableGenerationProblem(r.stable);
     case "group-deleted":
       return null;
     default:

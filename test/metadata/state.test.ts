@@ -158,12 +158,14 @@ test("a group record's Stable generation is kept and snapshotted with its member
     group({ protocolName: "range", leaderId: "m1", members: [member("m1"), member("m1")] }),
     group({ protocolName: "range", leaderId: "m1", members: [member("m1", "roundrobin")] }),
     group({ protocolName: "range", leaderId: "m1", members: [] }),
+    { ...group({ protocolName: "range", leaderId: "m1", members: [member("m1")] }), protocolType: null },
   ].map((record) => apply(records(record)).fault);
   expect(faults).toEqual([
     expect.stringContaining("leader must be one of its members"),
     expect.stringContaining("distinct member ids"),
     expect.stringContaining("support the generation's protocol"),
     expect.stringContaining("needs a protocolName, a leaderId and members"),
+    expect.stringContaining("a stable generation needs a protocolType"),
   ]);
   expect(state.groupRecordsOf("g")).toEqual([valid as never]);
 });
