@@ -1,6 +1,6 @@
 /**
- * A full disk under a broker's Raft store (its log and LMDB), which holds the metadata and the groups' committed offsets: writes
- * that need new pages fail with ENOSPC. The broker must answer with Kafka errors (COORDINATOR_NOT_AVAILABLE for an
+ * A full disk under a broker's Raft store (its segmented log and LMDB), which holds the metadata and the groups'
+ * committed offsets: writes that need new disk blocks or pages fail with ENOSPC. The broker must answer with Kafka errors (COORDINATOR_NOT_AVAILABLE for an
  * offset commit that is not committed, REQUEST_TIMED_OUT for a metadata change), never crash or hang, and work
  * again once space is freed, without a restart. Needs root (mount).
  */
