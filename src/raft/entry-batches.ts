@@ -32,14 +32,7 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array {
     // Timestamps 0: a log of entries has no time, and segments then never roll or expire by it.
     return buildRecordBatch([{ key: new Uint8Array([entry.type]), value: entry.data }], { baseOffset: offsetOfIndex(entry.index), partitionLeaderEpoch: entry.term, baseTimestampMs: 0 });
   });
-  if (batches.length === 1) return batches[0]!;
-  const out = new Uint8Array(batches.reduce((total, batch) => total + batch.byteLength, 0));
-  let position = 0;
-  for (const batch of batches) {
-    out.set(batch, position);
-    position += batch.byteLength;
-  }
-  return out;
+  return batches.length === 1 ? batches[0]! : Buffer.concat(batches);
 }
 
 /**
@@ -70,7 +63,7 @@ export function decodeEntries(bytes: Uint8Array, visit: (entry: Entry) => void):
     const key = records[0]?.key;
     if (key === undefined || key === null || key.byteLength !== 1) fail("a key that is not one type byte");
     const value = records[0]!.value;
-    visit({ index: header.baseOffset + 1, term: header.partitionLeaderEpoch, type: key![0] as EntryType, data: value === null ? new Uint8Array(0) : value.slice() });
+    visit({ index: header.baseOffset + 1, term: header.partitionLeaderEpoch, type: key![0] as EntryType, data: new Uint8Array(value ?? 0) });
     position += size;
   }
 }
