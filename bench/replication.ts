@@ -4,7 +4,9 @@
  * For each: the maximum throughput (sustained for --max-seconds, counted after its first second), then produce
  * latency p50/p99/p99.9 at half that rate (or --rate-fraction of it), sent in 1 ms ticks for --paced-seconds.
  * The load generator runs in this process on the same cores as the brokers; it reports how far it fell behind
- * its schedule, since a sender that cannot keep the rate turns into latency of its own.
+ * its schedule, since a sender that cannot keep the rate turns into latency of its own. After each paced run, the
+ * disk alone is measured at the same write rate per broker (bench/lib/disk-floor.ts): the floor under any durable
+ * ack on this machine, since every broker of a setup writes every record to the one disk they share.
  *
  *   bun bench/replication.ts [--quick] [--max-seconds S] [--paced-seconds S] [--rate-fraction F] [--broker-arg ARG]... [--json FILE]
  */
@@ -16,6 +18,7 @@ import { createTopics } from "../src/client/admin.ts";
 import { BufferFullError, Producer, type DeliveryReport } from "../src/client/producer.ts";
 import { startBenchBroker, type BenchBroker } from "./lib/broker.ts";
 import { Histogram } from "./lib/histogram.ts";
+import { formatDiskFloor, measureDiskFloor, type DiskFloor } from "./lib/disk-floor.ts";
 
 const args = process.argv.slice(2);
 const valueOf = (name: string) => {
@@ -34,6 +37,8 @@ const JSON_PATH = args.includes("--json") ? args[args.indexOf("--json") + 1] : u
 const BROKER_ARGS = args.flatMap((a, i) => (args[i - 1] === "--broker-arg" ? [a] : []));
 const PARTITIONS = 3;
 const TOPIC = "bench-replication";
+/** A v2 record's framing around its value on disk (length, attributes, deltas, key and value lengths, headers), about. */
+const RECORD_FRAMING_BYTES = 11;
 /** Per producer: enough to keep its requests full at the maximum rate, small enough that a backlog drains fast. */
 const BUFFERED_BYTES = 8 << 20;
 
@@ -101,6 +106,8 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
+  /** The disk alone at the paced run's bytes per second, one writer per broker. */
+  diskFloor: DiskFloor;
 }
 
 /**
@@ -237,6 +244,11 @@ async function measure(setup: Setup, messageBytes: number): Promise<Result> {
     load.latency = new Histogram();
     const run = await paced(load, pacedRate, PACED_SECONDS);
     const latency = load.latency;
+    const diskFloor = await measureDiskFloor({
+      writers: setup.brokers.length,
+      bytesPerMs: Math.max(1, Math.round((run.msgsPerS * (messageBytes + RECORD_FRAMING_BYTES)) / 1000)),
+      seconds: PACED_SECONDS,
+    });
     return {
       setup: setup.name,
       messageBytes,
@@ -247,6 +259,7 @@ async function measure(setup: Setup, messageBytes: number): Promise<Result> {
       p50Ms: latency.quantileMs(0.5),
       p99Ms: latency.quantileMs(0.99),
       p999Ms: latency.quantileMs(0.999),
+      diskFloor,
     };
   } finally {
     await load.close();
@@ -266,7 +279,7 @@ for (const [name, nodes] of [
       console.log(
         `${name.padEnd(14)} ${String(messageBytes).padStart(5)} B  max ${result.maxMsgsPerS.toFixed(0).padStart(7)} msg/s (${result.maxMiBPerS.toFixed(1)} MiB/s)  ` +
           `at ${result.pacedMsgsPerS.toFixed(0)} msg/s: p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  p99.9 ${result.p999Ms.toFixed(2)} ms` +
-          `  (sender behind by up to ${result.pacedBehindMs.toFixed(0)} ms)`,
+          `  (sender behind by up to ${result.pacedBehindMs.toFixed(0)} ms)\n${" ".repeat(22)}${formatDiskFloor(result.diskFloor)}`,
       );
     }
   } finally {
