@@ -5,7 +5,9 @@
  * subscribed topic's partition count changes, computes the target assignment with a server-side
  * assignor, and moves each member towards its target (consumer-reconciliation.ts) so that no partition
  * is ever held by two members. Time comes in as nowMs; member ids (v0) come from generateUuid.
- * Members live in memory only, as classic members do: a restart empties the groups.
+ * Whatever a group's next coordinator needs (members, epochs, assignments, the target) comes out of
+ * takeRecords() as one record per changed group, and load() takes a group back from its record: its
+ * members carry on with fresh sessions. A heartbeat that only keeps a session alive changes nothing durable.
  */
 import { ErrorCode } from "../protocol/error-codes.ts";
 import { compareIds, toAssignment, type Assignment, type ServerAssignor } from "./assignors/assignor.ts";
@@ -13,6 +15,7 @@ import { rangeAssignor } from "./assignors/range.ts";
 import { uniformAssignor } from "./assignors/uniform.ts";
 import { reconcile, sameAssignment, type MemberState } from "./consumer-reconciliation.ts";
 import { partitionKey } from "../lib/partition-key.ts";
+import type { GroupRecord, PersistedConsumerGroup, PersistedConsumerMember } from "./types.ts";
 
 export const ASSIGNORS: ReadonlyMap<string, ServerAssignor> = new Map([
   [uniformAssignor.name, uniformAssignor],
@@ -156,6 +159,8 @@ export class ConsumerGroupCoordinator {
   private readonly config: ConsumerGroupConfig;
   private readonly generateUuid: () => string;
   private readonly groups = new Map<string, Group>();
+  /** Groups whose durable state changed since the last takeRecords(). */
+  private readonly changed = new Set<string>();
   private nowMs: number;
   /** No deadline falls before this: setting one lowers it, a scan raises it, so most calls skip the scan. */
   private deadlinesNotBeforeMs = Infinity;
@@ -185,11 +190,57 @@ export class ConsumerGroupCoordinator {
     if (group === undefined) return;
     if (group.members.size !== 0) throw new Error(`consumer group ${groupId}: deleting a group with members`);
     this.groups.delete(groupId);
+    this.changed.add(groupId);
   }
 
   /** Drops a group, members and all, when this broker stops coordinating it; its members' next heartbeat finds the new coordinator. */
   forgetGroup(groupId: string): void {
     this.groups.delete(groupId);
+    this.changed.delete(groupId);
+  }
+
+  /** One record per group whose members, epochs or assignments changed since the last call: persist them before answering. */
+  takeRecords(): GroupRecord[] {
+    const records: GroupRecord[] = [];
+    for (const groupId of this.changed) {
+      const group = this.groups.get(groupId);
+      records.push({ type: "consumer-group", groupId, group: group === undefined ? null : persistedOf(group) });
+    }
+    this.changed.clear();
+    return records;
+  }
+
+  /**
+   * Takes a group over from its latest record (or drops it, for null): what was held for it is forgotten. Its
+   * members' sessions start now, and a member still revoking partitions has a rebalance timeout from now to do so.
+   */
+  load(groupId: string, persisted: PersistedConsumerGroup | null, nowMs: number): void {
+    this.advanceTo(nowMs);
+    this.forgetGroup(groupId);
+    if (persisted === null) return;
+    const group: Group = {
+      groupId,
+      groupEpoch: persisted.groupEpoch,
+      assignmentEpoch: persisted.assignmentEpoch,
+      assignorName: persisted.assignorName,
+      members: new Map(),
+      target: new Map(persisted.target.map(({ memberId, assignment }) => [memberId, fromWire(assignment)])),
+      topicsSignature: persisted.topicsSignature,
+      holders: new Map(),
+    };
+    for (const stored of persisted.members) {
+      const member: Member = {
+        ...stored,
+        subscribedTopicNames: [...stored.subscribedTopicNames],
+        assigned: new Map(),
+        revoking: new Map(),
+        sessionDeadlineMs: this.armDeadline(this.nowMs + this.config.sessionTimeoutMs),
+        revocationDeadlineMs: stored.state === "unrevoked" ? this.armDeadline(this.nowMs + stored.rebalanceTimeoutMs) : Infinity,
+      };
+      group.members.set(member.memberId, member);
+      this.hold(group, member, fromWire(stored.assigned), fromWire(stored.revoking));
+    }
+    this.groups.set(groupId, group);
   }
 
   /** Ids of the groups held here. */
@@ -356,6 +407,7 @@ export class ConsumerGroupCoordinator {
     if (member === undefined || member.memberId !== input.memberId) {
       throw new HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, `member ${input.memberId} is not in group ${groupId}`);
     }
+    this.changed.add(groupId);
     if (input.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH && member.instanceId !== null) {
       // A static member keeps its partitions for a session timeout, for its next incarnation to take over.
       member.previousMemberEpoch = member.memberEpoch;
@@ -368,6 +420,7 @@ export class ConsumerGroupCoordinator {
   }
 
   private join(groupId: string, input: ConsumerHeartbeatInput, topics: TopicLookup): ConsumerHeartbeatResponse {
+    const before = this.durableView(groupId, input.memberId);
     let group = this.groups.get(groupId);
     if (group === undefined) {
       if (input.memberEpoch !== 0) throw new HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, `group ${groupId} not found`);
@@ -408,7 +461,7 @@ export class ConsumerGroupCoordinator {
     if (membershipChanged) group.groupEpoch++;
     this.refreshTarget(group, topics);
 
-    const before = member.assigned;
+    const assignedBefore = member.assigned;
     const next = reconcile({
       current: { state: member.state, memberEpoch: member.memberEpoch, assigned: member.assigned, revoking: member.revoking },
       target: group.target.get(member.memberId) ?? new Map(),
@@ -424,8 +477,36 @@ export class ConsumerGroupCoordinator {
     member.memberEpoch = next.memberEpoch;
     this.hold(group, member, next.assigned, next.revoking);
 
-    const resend = input.memberEpoch === 0 || !sameAssignment(before, member.assigned) || (owned !== null && !sameAssignment(owned, member.assigned));
+    if (this.durableView(groupId, member.memberId) !== before) this.changed.add(groupId);
+    const resend = input.memberEpoch === 0 || !sameAssignment(assignedBefore, member.assigned) || (owned !== null && !sameAssignment(owned, member.assigned));
     return this.answer(member.memberId, member.memberEpoch, resend ? toWire(member.assigned) : null);
+  }
+
+  /**
+   * What a heartbeat from `memberId` could change that a new coordinator needs, as one string: the group's epochs and
+   * membership, and that member's record. Any other member changes only through removeMember or leave, which mark the
+   * group themselves. Its client id and host are left out: a change there alone is not worth a write.
+   */
+  private durableView(groupId: string, memberId: string): string {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return "";
+    const member = group.members.get(memberId);
+    const memberView =
+      member === undefined
+        ? null
+        : [
+            member.instanceId,
+            member.rackId,
+            member.state,
+            member.memberEpoch,
+            member.previousMemberEpoch,
+            member.subscribedTopicNames,
+            member.serverAssignor,
+            member.rebalanceTimeoutMs,
+            toWire(member.assigned),
+            toWire(member.revoking),
+          ];
+    return JSON.stringify([group.groupEpoch, group.assignmentEpoch, group.assignorName, group.members.size, memberView]);
   }
 
   /** The member a heartbeat with epoch 0 joins as: new, rejoining, or a static member's next incarnation. */
@@ -540,6 +621,7 @@ export class ConsumerGroupCoordinator {
   }
 
   private removeMember(group: Group, member: Member): void {
+    this.changed.add(group.groupId);
     this.hold(group, member, new Map(), new Map());
     group.members.delete(member.memberId);
     group.target.delete(member.memberId);
@@ -607,10 +689,6 @@ function stateOf(group: Group): ConsumerGroupState {
   return "Stable";
 }
 
-function partitionKey(topicId: string, partition: number): string {
-  return `${topicId}:${partition}`;
-}
-
 function isSubset(a: Assignment, b: Assignment): boolean {
   for (const [topicId, partitions] of a) {
     const other = new Set(b.get(topicId) ?? []);
@@ -621,6 +699,38 @@ function isSubset(a: Assignment, b: Assignment): boolean {
 
 function filterTopics(assignment: Assignment, topicIds: Set<string>): Assignment {
   return new Map([...assignment].filter(([topicId]) => topicIds.has(topicId)));
+}
+
+function fromWire(partitions: readonly TopicPartitions[]): Assignment {
+  return new Map(partitions.map(({ topicId, partitions }) => [topicId, [...partitions]]));
+}
+
+function persistedOf(group: Group): PersistedConsumerGroup {
+  const members = [...group.members.values()].map(
+    (m): PersistedConsumerMember => ({
+      memberId: m.memberId,
+      instanceId: m.instanceId,
+      rackId: m.rackId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      state: m.state,
+      memberEpoch: m.memberEpoch,
+      previousMemberEpoch: m.previousMemberEpoch,
+      subscribedTopicNames: [...m.subscribedTopicNames],
+      serverAssignor: m.serverAssignor,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      assigned: toWire(m.assigned),
+      revoking: toWire(m.revoking),
+    }),
+  );
+  return {
+    groupEpoch: group.groupEpoch,
+    assignmentEpoch: group.assignmentEpoch,
+    assignorName: group.assignorName,
+    topicsSignature: group.topicsSignature,
+    members,
+    target: [...group.target].map(([memberId, assignment]) => ({ memberId, assignment: toWire(assignment) })),
+  };
 }
 
 function toWire(assignment: Assignment): TopicPartitions[] {

@@ -123,6 +123,7 @@ export class GroupCoordinator {
   replay(records: Iterable<GroupRecord>, nowMs: number): void {
     this.advanceTo(nowMs);
     for (const record of records) {
+      if (record.type === "consumer-group") continue;
       const hasMembers = (this.groups.get(record.groupId)?.members.size ?? 0) > 0;
       if (record.type === "offset" || record.type === "offset-deleted") this.offsetStore.apply(this.getOrCreateGroup(record.groupId), record);
       else if (!hasMembers) this.load([record], false);
@@ -145,11 +146,15 @@ export class GroupCoordinator {
     return [...this.groups.keys()];
   }
 
-  /** Applies records in order; `withMembers` brings back the members of a recorded Stable generation. */
+  /**
+   * Applies records in order; `withMembers` brings back the members of a recorded Stable generation. Consumer-group
+   * records belong to the consumer protocol's coordinator (consumer-group.ts).
+   */
   private load(records: Iterable<GroupRecord>, withMembers: boolean): void {
     const emptySince = new Map<string, number | null>();
     const stable = new Map<string, StableGeneration>();
     for (const record of records) {
+      if (record.type === "consumer-group") continue;
       if (record.type === "group-deleted") {
         this.groups.delete(record.groupId);
         emptySince.delete(record.groupId);

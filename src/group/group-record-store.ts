@@ -18,8 +18,8 @@ export interface GroupRecordStore {
   write(records: GroupRecord[]): Promise<void>;
 }
 
-/** LMDB keys: [groupId, "g"] for a group record, [groupId, "o", topic, partition] for an offset. */
-export type GroupRecordKey = [string, "g"] | [string, "o", string, number];
+/** LMDB keys: [groupId, "g"] for a group record, [groupId, "c"] for a consumer group's, [groupId, "o", topic, partition] for an offset. */
+export type GroupRecordKey = [string, "g"] | [string, "c"] | [string, "o", string, number];
 
 export class LmdbGroupRecordStore implements GroupRecordStore {
   constructor(private readonly db: Database<GroupRecord, GroupRecordKey>) {}
@@ -58,6 +58,10 @@ export class LmdbGroupRecordStore implements GroupRecordStore {
         return;
       case "group":
         void this.db.put([record.groupId, "g"], record);
+        return;
+      case "consumer-group":
+        if (record.group === null) void this.db.remove([record.groupId, "c"]);
+        else void this.db.put([record.groupId, "c"], record);
         return;
       case "group-deleted":
         // Array keys sort by their first element, so one group's keys are contiguous from [groupId].

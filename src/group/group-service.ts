@@ -109,6 +109,7 @@ export class GroupService {
   async start(): Promise<void> {
     const records = this.store.load();
     this.core.restore(records, this.clock());
+    for (const record of records) if (record.type === "consumer-group") this.consumerCore.load(record.groupId, record.group, this.clock());
     await this.afterCall();
     log.info("groups restored", { records: records.length, groups: this.core.listGroups([]).length });
   }
@@ -264,7 +265,10 @@ export class GroupService {
     }
     for (const groupId of this.replicated.groupIds()) {
       if (held.has(groupId) || !this.coordinates(groupId)) continue;
-      this.core.loadGroup(groupId, this.replicated.recordsOf(groupId), this.clock());
+      const records = this.replicated.recordsOf(groupId);
+      this.core.loadGroup(groupId, records, this.clock());
+      const consumerGroup = records.find((record) => record.type === "consumer-group");
+      if (consumerGroup !== undefined) this.consumerCore.load(groupId, consumerGroup.group, this.clock());
     }
     this.afterCall().catch(() => {});
   }
@@ -272,10 +276,12 @@ export class GroupService {
   /** Records the metadata log kept from another process (an earlier run of this broker): its groups take them. */
   replay(records: readonly GroupRecord[]): void {
     if (this.stopped) return;
-    this.core.replay(
-      records.filter((record) => this.coordinates(record.groupId)),
-      this.clock(),
-    );
+    const coordinated = records.filter((record) => this.coordinates(record.groupId));
+    this.core.replay(coordinated, this.clock());
+    // As for a classic generation: a consumer group with members here is ahead of a record written before them.
+    for (const record of coordinated) {
+      if (record.type === "consumer-group" && this.consumerCore.memberCount(record.groupId) === 0) this.consumerCore.load(record.groupId, record.group, this.clock());
+    }
     this.afterCall().catch(() => {});
   }
 
@@ -299,7 +305,8 @@ export class GroupService {
   /** Persists what the last core call produced, then sends its completions; re-arms the timer. */
   private afterCall(): Promise<void> {
     const ready = this.core.takeReady();
-    const durable = ready.records.length > 0 ? this.persist(ready.records) : this.lastWrite;
+    const records = [...ready.records, ...this.consumerCore.takeRecords()];
+    const durable = records.length > 0 ? this.persist(records) : this.lastWrite;
     // A failed write is reported to the calls that made it; later calls only wait for it, or one
     // failure would fail every call after it.
     this.lastWrite = durable.catch(() => {});

@@ -115,9 +115,9 @@ export type Completion =
 
 /**
  * State that must survive a restart. Records are last-writer-wins per key: an offset record is keyed
- * by (groupId, topic, partition), a group record by groupId; "group-deleted" removes every key of the
- * group and "offset-deleted" one offset key. restore() accepts them in any order per key as long as
- * each key's latest record is given.
+ * by (groupId, topic, partition), a group record and a consumer-group record each by groupId;
+ * "group-deleted" removes every key of the group and "offset-deleted" one offset key. restore() accepts
+ * them in any order per key as long as each key's latest record is given.
  */
 export type GroupRecord =
   | {
@@ -144,7 +144,45 @@ export type GroupRecord =
        */
       stable?: StableGeneration;
     }
+  /**
+   * A consumer-protocol (KIP-848) group's members, epochs and assignments, as Kafka's ConsumerGroup* records keep
+   * them, written whenever they change; null once the group is gone. A new coordinator carries the group on.
+   */
+  | { type: "consumer-group"; groupId: string; group: PersistedConsumerGroup | null }
   | { type: "group-deleted"; groupId: string };
+
+/** Partitions of one topic, by topic id, as the consumer protocol names them. */
+export interface TopicIdPartitions {
+  topicId: string;
+  partitions: number[];
+}
+
+export interface PersistedConsumerMember {
+  memberId: string;
+  instanceId: string | null;
+  rackId: string | null;
+  clientId: string;
+  clientHost: string;
+  /** consumer-reconciliation.ts's MemberState. */
+  state: "stable" | "unrevoked" | "unreleased";
+  memberEpoch: number;
+  previousMemberEpoch: number;
+  subscribedTopicNames: string[];
+  serverAssignor: string | null;
+  rebalanceTimeoutMs: number;
+  assigned: TopicIdPartitions[];
+  revoking: TopicIdPartitions[];
+}
+
+export interface PersistedConsumerGroup {
+  groupEpoch: number;
+  assignmentEpoch: number;
+  assignorName: string;
+  /** The subscribed topics' ids and partition counts the target was computed from. */
+  topicsSignature: string;
+  members: PersistedConsumerMember[];
+  target: { memberId: string; assignment: TopicIdPartitions[] }[];
+}
 
 export interface StableGeneration {
   protocolName: string;

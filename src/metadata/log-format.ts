@@ -4,14 +4,20 @@
  * `version` field. The version comes last, or as an extra field, so that a reader of the first layout, which has
  * none, reads these too; an entry of three fields or a snapshot without `version` is that layout, version 1.
  * Bump METADATA_FORMAT_VERSION when a layout or a record's meaning changes, and keep reading the older versions a
- * stored log or snapshot may hold.
+ * stored log or snapshot may hold. Each entry and snapshot is written at the lowest version that reads it whole, so
+ * an older build stops at what it cannot read, and only there: a cluster that never uses a newer record stays
+ * readable by the builds before it.
  */
 import { pack, unpack } from "msgpackr";
 import { checkFormatVersion, LogFormatError } from "../raft/types.ts";
 import type { MetadataSnapshot } from "./state.ts";
 
-/** 2: the "group-records" command, and snapshots with `groupRecords`; a build that reads only 1 must not apply them. */
-export const METADATA_FORMAT_VERSION = 2;
+/**
+ * 2: the "group-records" command, and snapshots with `groupRecords`; a build that reads only 1 must not apply them.
+ * 3: "consumer-group" records among them (consumer-protocol groups); a build that reads only 2 refuses the record.
+ */
+export const METADATA_FORMAT_VERSION = 3;
+const FIRST_GROUP_RECORDS_VERSION = 2;
 
 /** One proposal's commands; each is checked when it applies (MetadataState.apply), so they stay unknown here. */
 export interface MetadataEntry {
@@ -23,7 +29,17 @@ export interface MetadataEntry {
 
 /** What the metadata log proposes to Raft for one proposal. */
 export function encodeMetadataEntry(entry: MetadataEntry): unknown[] {
-  return [entry.incarnation, entry.sequence, entry.commands, METADATA_FORMAT_VERSION];
+  const groupRecords = entry.commands.flatMap((command) => (isGroupRecordsCommand(command) ? command.records : []));
+  return [entry.incarnation, entry.sequence, entry.commands, versionFor(groupRecords)];
+}
+
+function isGroupRecordsCommand(command: unknown): command is { type: "group-records"; records: readonly { type: string }[] } {
+  return typeof command === "object" && command !== null && (command as { type?: unknown }).type === "group-records";
+}
+
+/** The lowest version that reads these group records, and the rest of an entry or snapshot around them. */
+function versionFor(groupRecords: readonly { type: string }[]): number {
+  return groupRecords.some((record) => record.type === "consumer-group") ? METADATA_FORMAT_VERSION : FIRST_GROUP_RECORDS_VERSION;
 }
 
 /** Reads a proposal from the log entry at `index`; throws LogFormatError, naming the index and version, when it cannot. */
@@ -38,7 +54,7 @@ export function decodeMetadataEntry(fields: unknown, index: number): MetadataEnt
 }
 
 export function encodeMetadataSnapshot(snapshot: MetadataSnapshot): Uint8Array {
-  return pack({ ...snapshot, version: METADATA_FORMAT_VERSION }) as Uint8Array;
+  return pack({ ...snapshot, version: versionFor(snapshot.groupRecords ?? []) }) as Uint8Array;
 }
 
 /** Reads the metadata snapshot taken at log index `index`; throws LogFormatError when it cannot. */

@@ -177,6 +177,8 @@ function groupRecordProblem(record: unknown): string | null {
       if (r.emptySinceMs !== null && !isInteger(r.emptySinceMs)) return "a group record's emptySinceMs must be an integer or null";
       if (r.stable === undefined) return null;
       return r.protocolType === null ? "a group record with a stable generation needs a protocolType" : stableGenerationProblem(r.stable);
+    case "consumer-group":
+      return r.group === null ? null : consumerGroupProblem(r.group);
     case "group-deleted":
       return null;
     default:
@@ -208,6 +210,48 @@ function stableGenerationProblem(stable: unknown): string | null {
     if (!protocols.some((p: { name: string }) => p.name === s.protocolName)) return "every stable member must support the generation's protocol";
   }
   return memberIds.has(s.leaderId) ? null : "the stable generation's leader must be one of its members";
+}
+
+/** A recorded consumer group must load as one: distinct members, known states, and no partition held twice. */
+function consumerGroupProblem(group: unknown): string | null {
+  if (!isObject(group)) return "a consumer-group record's group must be an object or null";
+  const g = group as Record<string, unknown>;
+  if (!isInteger(g.groupEpoch) || !isInteger(g.assignmentEpoch) || !isString(g.assignorName) || !isString(g.topicsSignature)) {
+    return "a consumer group needs integer epochs, an assignor name and a topics signature";
+  }
+  if (!Array.isArray(g.members) || !Array.isArray(g.target)) return "a consumer group needs members and a target";
+  const memberIds = new Set<unknown>();
+  const held = new Set<string>();
+  for (const member of g.members as unknown[]) {
+    if (!isObject(member)) return "a consumer group member must be an object";
+    const m = member as Record<string, unknown>;
+    if (!isString(m.memberId) || m.memberId === "" || memberIds.has(m.memberId)) return "consumer group members need distinct, non-empty member ids";
+    memberIds.add(m.memberId);
+    if ((m.instanceId !== null && !isString(m.instanceId)) || (m.rackId !== null && !isString(m.rackId)) || !isString(m.clientId) || !isString(m.clientHost)) {
+      return "a consumer group member needs a client id and host, and an instance id and rack that are strings or null";
+    }
+    if (m.state !== "stable" && m.state !== "unrevoked" && m.state !== "unreleased") return `unknown consumer group member state ${String(m.state)}`;
+    if (!isInteger(m.memberEpoch) || !isInteger(m.previousMemberEpoch) || !isCount(m.rebalanceTimeoutMs)) return "a consumer group member needs integer epochs and a rebalance timeout";
+    if (!Array.isArray(m.subscribedTopicNames) || !m.subscribedTopicNames.every(isString) || (m.serverAssignor !== null && !isString(m.serverAssignor))) {
+      return "a consumer group member needs subscribed topic names and an assignor name or null";
+    }
+    for (const assignment of [m.assigned, m.revoking]) {
+      if (!isTopicPartitions(assignment)) return "a consumer group member's partitions must be topic ids with partition numbers";
+      for (const { topicId, partitions } of assignment) {
+        for (const partition of partitions) {
+          const key = `${topicId}\0${partition}`;
+          if (held.has(key)) return `partition ${partition} of topic ${topicId} is held by two members`;
+          held.add(key);
+        }
+      }
+    }
+  }
+  const targetValid = (g.target as unknown[]).every((t) => isObject(t) && isString((t as { memberId: unknown }).memberId) && isTopicPartitions((t as { assignment: unknown }).assignment));
+  return targetValid ? null : "a consumer group's target must be member ids with topic partitions";
+}
+
+function isTopicPartitions(v: unknown): v is { topicId: string; partitions: number[] }[] {
+  return Array.isArray(v) && v.every((tp) => isObject(tp) && isString(tp.topicId) && Array.isArray(tp.partitions) && tp.partitions.every(isCount));
 }
 
 function brokerProblem(broker: unknown): string | null {

@@ -287,8 +287,8 @@ export class MetadataState implements PartitionLoad {
       records = new Map();
       this.put(this.groupRecords, record.groupId, records);
     }
-    const key = record.type === "group" ? "group" : `offset\0${record.topic}\0${record.partition}`;
-    if (record.type === "offset-deleted") this.remove(records, key);
+    const key = record.type === "group" ? "group" : record.type === "consumer-group" ? "consumer-group" : `offset\0${record.topic}\0${record.partition}`;
+    if (record.type === "offset-deleted" || (record.type === "consumer-group" && record.group === null)) this.remove(records, key);
     else this.put(records, key, record);
   }
 

@@ -3,7 +3,7 @@
  * that bootstrap through different brokers share the partitions instead of each getting all of them. Other brokers
  * answer the group's requests with NOT_COORDINATOR. Committed offsets and Stable generations go through the metadata
  * log, so when the coordinator dies the group moves to a live broker with its offsets and members, and back when the
- * broker returns.
+ * broker returns. So do consumer-protocol (KIP-848) groups' members, epochs and assignments.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Kafka, logLevel, type Consumer } from "kafkajs";
@@ -209,5 +209,56 @@ test("a Stable group's member goes on heartbeating with the group's next coordin
   });
   expect(described.groups[0]!.groupState).toBe("Stable");
   expect(described.groups[0]!.members.map((m) => [m.memberId, [...m.memberAssignment]])).toEqual([[member.memberId, [7, 7]]]);
+  await cluster.restart(coordinatorId);
+}, 120_000);
+
+interface ConsumerHeartbeatAnswer {
+  errorCode: number;
+  memberId: string | null;
+  memberEpoch: number;
+  assignment: { topicPartitions: { topicId: string; partitions: number[] }[] } | null;
+}
+
+const KIP848_TOPIC = "kip848-topic";
+
+/** One ConsumerGroupHeartbeat (KIP-848); epoch 0 joins, subscribed to KIP848_TOPIC. */
+async function consumerHeartbeat(node: BrokerProcess, groupId: string, memberId: string, memberEpoch: number, owned: { topicId: string; partitions: number[] }[]): Promise<ConsumerHeartbeatAnswer> {
+  const connection = await connect(node);
+  const joining = memberEpoch === 0;
+  return await connection.request<ConsumerHeartbeatAnswer>(ApiKey.ConsumerGroupHeartbeat, 1, {
+    groupId,
+    memberId,
+    memberEpoch,
+    instanceId: null,
+    rackId: null,
+    rebalanceTimeoutMs: joining ? 60_000 : -1,
+    subscribedTopicNames: joining ? [KIP848_TOPIC] : null,
+    serverAssignor: null,
+    topicPartitions: owned,
+  });
+}
+
+test("a consumer-protocol group's member goes on at its epoch with the group's next coordinator after the coordinator dies", async () => {
+  const groupId = "kip848-outlives-its-coordinator";
+  await createTopics(await connect(cluster.node(1)), [{ name: KIP848_TOPIC, partitions: PARTITIONS, replicationFactor: 3 }]);
+  const coordinatorId = (await findCoordinator(cluster.node(1), groupId)).nodeId;
+  const memberId = "kip848-member-1";
+  const joined = await consumerHeartbeat(cluster.node(coordinatorId), groupId, memberId, 0, []);
+  expect(joined).toMatchObject({ errorCode: ErrorCode.NONE, memberId, memberEpoch: 1 });
+  const owned = joined.assignment!.topicPartitions;
+  expect(owned.flatMap((tp) => tp.partitions).length).toBe(PARTITIONS);
+  expect(await consumerHeartbeat(cluster.node(coordinatorId), groupId, memberId, 1, owned)).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 1, assignment: null });
+  const other = [1, 2, 3].find((id) => id !== coordinatorId)!;
+
+  await cluster.node(coordinatorId).stop("SIGKILL");
+  const successor = await nextCoordinator(groupId, coordinatorId, other);
+  // As Kafka's ConsumerGroup* records: the next coordinator knows the member, its epoch and its partitions.
+  expect(await consumerHeartbeat(cluster.node(successor), groupId, memberId, 1, owned)).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 1, assignment: null });
+  // A second member joins there: the group rebalances from what it held, revoking half from the first member.
+  const second = await consumerHeartbeat(cluster.node(successor), groupId, "kip848-member-2", 0, []);
+  expect(second).toMatchObject({ errorCode: ErrorCode.NONE, memberEpoch: 2 });
+  const revoked = await consumerHeartbeat(cluster.node(successor), groupId, memberId, 1, owned);
+  expect(revoked.errorCode).toBe(ErrorCode.NONE);
+  expect(revoked.assignment!.topicPartitions.flatMap((tp) => tp.partitions).length).toBe(PARTITIONS / 2);
   await cluster.restart(coordinatorId);
 }, 120_000);

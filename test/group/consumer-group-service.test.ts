@@ -123,3 +123,34 @@ test("the edge's tick expires a silent member", async () => {
   groups.tick();
   expect((await heartbeat({ memberEpoch: 1, topicPartitions: [] })).errorCode).toBe(E.UNKNOWN_MEMBER_ID);
 });
+
+test("members carry on across a restart of the coordinator: the group is restored from its record", async () => {
+  const joined = await heartbeat({});
+  expect(joined).toMatchObject({ errorCode: E.NONE, memberEpoch: 1 });
+  await groups.stop();
+  nowMs += 500;
+  groups = new GroupService({
+    config: { ...testConfig, initialRebalanceDelayMs: 0 },
+    consumerConfig: { heartbeatIntervalMs: 100, sessionTimeoutMs: 1_000, maxGroupSize: 10, defaultAssignor: "uniform" },
+    store: new LmdbGroupRecordStore(store.database("group-records")),
+    nowMs: () => nowMs,
+    generateUuid: () => "uuid-after-restart",
+    armTimer: false,
+  });
+  await groups.start();
+  const again = await heartbeat({ memberEpoch: 1, topicPartitions: joined.assignment, subscribedTopicNames: null, rebalanceTimeoutMs: -1 });
+  expect(again).toMatchObject({ errorCode: E.NONE, memberId: "m1", memberEpoch: 1, assignment: null });
+  expect((await commit("m1", 1)).topics[0]!.partitions[0]!.errorCode).toBe(E.NONE);
+  // Its session started with the restart; silent past it, it is gone, and that is recorded too.
+  nowMs += 1_001;
+  groups.tick();
+  await groups.stop();
+  groups = new GroupService({
+    config: testConfig,
+    store: new LmdbGroupRecordStore(store.database("group-records")),
+    nowMs: () => nowMs,
+    armTimer: false,
+  });
+  await groups.start();
+  expect(groups.describeConsumerGroup("g", topics)).toMatchObject({ groupState: "Empty", members: [] });
+});

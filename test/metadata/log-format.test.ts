@@ -19,10 +19,26 @@ const snapshot: MetadataSnapshot = {
   nextProducerId: 1000,
 };
 
+const consumerGroupRecords = {
+  type: "group-records",
+  coordinatorId: 1,
+  incarnation: "i",
+  records: [{ type: "consumer-group", groupId: "g", group: null }],
+};
+
 test("an entry round-trips through msgpack with its format version written last", () => {
   const fields = unpack(pack(encodeMetadataEntry({ incarnation: "abc", sequence: 9, commands })));
-  expect(fields).toEqual(["abc", 9, commands, METADATA_FORMAT_VERSION]);
+  expect(fields).toEqual(["abc", 9, commands, 2]);
   expect(decodeMetadataEntry(fields, 10)).toEqual({ incarnation: "abc", sequence: 9, commands });
+});
+
+test("only an entry with a consumer-group record is written at version 3, which builds reading up to 2 refuse", () => {
+  const offsets = { ...consumerGroupRecords, records: [{ type: "group-deleted", groupId: "g" }] };
+  expect(encodeMetadataEntry({ incarnation: "abc", sequence: 9, commands: [offsets] }).at(-1)).toBe(2);
+  const fields = unpack(pack(encodeMetadataEntry({ incarnation: "abc", sequence: 9, commands: [...commands, consumerGroupRecords] })));
+  expect(METADATA_FORMAT_VERSION).toBe(3);
+  expect((fields as unknown[]).at(-1)).toBe(3);
+  expect(decodeMetadataEntry(fields, 10).commands).toEqual([...commands, consumerGroupRecords]);
 });
 
 test("an entry of the first layout, [incarnation, sequence, commands], reads as version 1", () => {
@@ -39,13 +55,16 @@ test("an entry of a newer version, or one that is not a proposal, fails naming i
 });
 
 test("a snapshot round-trips; one without a version (the first layout) reads as version 1", () => {
-  expect(unpack(encodeMetadataSnapshot(snapshot))).toEqual({ ...snapshot, version: METADATA_FORMAT_VERSION });
+  expect(unpack(encodeMetadataSnapshot(snapshot))).toEqual({ ...snapshot, version: 2 });
+  const withConsumerGroup = { ...snapshot, groupRecords: consumerGroupRecords.records as MetadataSnapshot["groupRecords"] };
+  expect(unpack(encodeMetadataSnapshot(withConsumerGroup))).toEqual({ ...withConsumerGroup, version: 3 });
   expect(decodeMetadataSnapshot(encodeMetadataSnapshot(snapshot), 8)).toEqual(snapshot);
   expect(decodeMetadataSnapshot(pack(snapshot), 8)).toEqual(snapshot);
 });
 
 test("a snapshot of a newer version, or an undecodable one, fails naming its index", () => {
-  expect(() => decodeMetadataSnapshot(pack({ ...snapshot, version: 3 }), 8)).toThrow(`metadata snapshot at index 8 has format version 3, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
+  const newer = METADATA_FORMAT_VERSION + 1;
+  expect(() => decodeMetadataSnapshot(pack({ ...snapshot, version: newer }), 8)).toThrow(`metadata snapshot at index 8 has format version ${newer}, newer than this build reads (1 to ${METADATA_FORMAT_VERSION})`);
   expect(() => decodeMetadataSnapshot(pack({ ...snapshot, topics: 5 }), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
   expect(() => decodeMetadataSnapshot(pack([1, 2]), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
   expect(() => decodeMetadataSnapshot(new Uint8Array([0xc1]), 8)).toThrow(/^metadata snapshot at index 8 cannot be decoded/);
