@@ -3,11 +3,14 @@
  * leaving, stalling past their session and rejoining while topics grow. After every step no partition
  * may have two holders, on the coordinator or among the clients it still counts as members; once the
  * churn stops, every member must converge to the group epoch with every partition assigned once.
+ * Now and then the group moves to a new coordinator, which loads it from the latest record the old one
+ * wrote: it must hold exactly what the old one held, so a change that wrote no record is caught there.
  * CONSUMER_SIM_SEED=<n> replays one seed.
  */
 import { expect, test } from "bun:test";
 import { ErrorCode as E } from "../../src/protocol/error-codes.ts";
 import { ConsumerGroupCoordinator, type TopicInfo, type TopicPartitions } from "../../src/group/consumer-group.ts";
+import type { PersistedConsumerGroup } from "../../src/group/types.ts";
 
 const STEPS_PER_SEED = 600;
 const SEEDS = process.env.CONSUMER_SIM_SEED ? [Number(process.env.CONSUMER_SIM_SEED)] : Array.from({ length: 30 }, (_, i) => i + 1);
@@ -45,11 +48,25 @@ function runSeed(seed: number): void {
     { name: "audit", topicId: "00000000-0000-0000-0000-00000000000b", partitionCount: 3 },
   ];
   const lookup = { byName: (name: string) => topics.find((t) => t.name === name) };
-  const core = new ConsumerGroupCoordinator({
-    config: { heartbeatIntervalMs: 100, sessionTimeoutMs: SESSION_TIMEOUT_MS, maxGroupSize: 100, defaultAssignor: "uniform" },
-    generateUuid: () => "unused",
-    nowMs,
-  });
+  const newCoordinator = () =>
+    new ConsumerGroupCoordinator({
+      config: { heartbeatIntervalMs: 100, sessionTimeoutMs: SESSION_TIMEOUT_MS, maxGroupSize: 100, defaultAssignor: "uniform" },
+      generateUuid: () => "unused",
+      nowMs,
+    });
+  let core = newCoordinator();
+  /** The group's latest record, as the metadata log keeps it. */
+  let recorded: PersistedConsumerGroup | null = null;
+  const keepRecords = (): void => {
+    for (const record of core.takeRecords()) if (record.type === "consumer-group") recorded = record.group;
+  };
+  const move = (): void => {
+    const before = { group: core.describe("g", lookup), members: clients.map((c) => core.memberView("g", c.memberId)) };
+    core = newCoordinator();
+    core.load("g", structuredClone(recorded), nowMs);
+    const after = { group: core.describe("g", lookup), members: clients.map((c) => core.memberView("g", c.memberId)) };
+    if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error(`seed ${seed}: the group loaded from its record differs from the one that wrote it`);
+  };
   const clients: Client[] = [];
   let nextClient = 0;
 
@@ -123,11 +140,15 @@ function runSeed(seed: number): void {
     } else if (roll < 0.76) {
       const orders = topics[0]!;
       if (orders.partitionCount < MAX_PARTITIONS) topics[0] = { ...orders, partitionCount: orders.partitionCount + 1 };
+    } else if (roll < 0.79) {
+      keepRecords();
+      move();
     } else {
       // Time passes; a member left out long enough is expired.
       nowMs += Math.floor(random() * (random() < 0.05 ? 1_500 : 150));
       core.tick(nowMs);
     }
+    keepRecords();
     check();
   }
 
