@@ -43,8 +43,8 @@ async function committedTotal(groupId: string, topic: string): Promise<number> {
   }
 }
 
-async function describe(groupId: string): Promise<any> {
-  const client = await RawClient.connect(broker.kafkaPort);
+async function describe(groupId: string, kafkaPort = broker.kafkaPort): Promise<any> {
+  const client = await RawClient.connect(kafkaPort);
   try {
     const response: any = await client.request(ApiKey.ConsumerGroupDescribe, 0, { groupIds: [groupId], includeAuthorizedOperations: false });
     return response.groups[0];
@@ -138,15 +138,7 @@ test("members keep their ids, epochs and partitions across a kill -9 and restart
     const result = await runProcess(["kcat", "-P", "-b", restartable.bootstrap, "-t", topic, "-X", "acks=all"], { stdin: lines, timeoutMs: 60_000 });
     expect(result.exitCode).toBe(0);
   };
-  const describeHere = async () => {
-    const client = await RawClient.connect(restartable.kafkaPort);
-    try {
-      const response: any = await client.request(ApiKey.ConsumerGroupDescribe, 0, { groupIds: [groupId], includeAuthorizedOperations: false });
-      return response.groups[0];
-    } finally {
-      client.close();
-    }
-  };
+  const describeHere = () => describe(groupId, restartable.kafkaPort);
   const membersOf = (group: any) => group.members.map((m: any) => `${m.memberId}@${m.memberEpoch}`).sort();
   try {
     await produce(0, 1);
