@@ -22,7 +22,7 @@ import {
 import type { FlushParticipant, FlushWork, Flusher } from "./flusher.ts";
 import type { LogConfig } from "./log-config.ts";
 import { planRetention, type RetentionPlan } from "./retention.ts";
-import { Segment } from "./segment.ts";
+import { isStorageError, Segment } from "./segment.ts";
 import { CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, parseLogFileName } from "./segment-files.ts";
 
 const log = logger("partition-log");
@@ -350,12 +350,29 @@ export class PartitionLog implements FlushParticipant {
   }
 
   /**
-   * Advances the log start offset (DeleteRecords); whole segments below it go at the next retention pass. Throws
-   * if the disk refuses to save it, and the log start stays where it was.
+   * Advances the log start offset (DeleteRecords); whole segments below it go at the next retention pass. A disk
+   * that refuses to save it (full) gets those segments removed first, which needs no space and leaves the first
+   * segment starting at or below the offset, a log start the next open finds without the file; then the save is
+   * tried again. If the disk still refuses it, this throws with the log starting at that first segment.
    */
   deleteRecordsBefore(offset: number): void {
     assert(offset <= this.highWatermark, `delete records up to ${offset} beyond high watermark ${this.highWatermark}`);
-    if (offset > this.logStartOffset) this.setLogStartOffset(offset);
+    if (offset <= this.logStartOffset) return;
+    try {
+      this.setLogStartOffset(offset);
+    } catch (error) {
+      if (!isStorageError(error) || !this.dropSegmentsBelow(offset)) throw error;
+      log.warn("the disk refused the log start; removed the segments below it and saving it again", { topic: this.topic, partition: this.partition, offset });
+      this.setLogStartOffset(offset);
+    }
+  }
+
+  /** Removes the sealed segments that hold only offsets below `offset`; false if there were none. */
+  private dropSegmentsBelow(offset: number): boolean {
+    if (this.segments.length < 2 || this.segments[0]!.nextOffset > offset) return false;
+    while (this.segments.length > 1 && this.segments[0]!.nextOffset <= offset) this.dropSegment(0);
+    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
+    return true;
   }
 
   /** Deletes old segments per retention.ms / retention.bytes / log start offset. */

@@ -171,3 +171,24 @@ test.skipIf(SKIP_REASON !== null)("retention deletes segments on a full disk, fr
   log = await reopenAfterCrash();
   expectHolds(log, 32, 34);
 });
+
+test.skipIf(SKIP_REASON !== null)("DeleteRecords on a full disk frees the whole segments below the offset, then saves the log start", async () => {
+  disk = mountTmpfs(TMPFS_BYTES, "chronik-full-delete-records-");
+  let log = await openLog();
+  // Records 0-7 and 8-15 fill two segments; 16-19 are in the active one.
+  await appendRecords(log, 0, 20);
+  expect(log.segmentCount).toBe(3);
+  const filler = path.join(disk.dir, "filler");
+  fillDisk(filler);
+  expect(() => fs.writeFileSync(path.join(disk.dir, "probe"), "17")).toThrow(/ENOSPC/);
+
+  // Removing the two segments below 17 needs no space and frees enough to save the log start.
+  log.deleteRecordsBefore(17);
+  expect(log.segmentCount).toBe(1);
+  expectHolds(log, 17, 20);
+  log = await reopenAfterCrash();
+  expectHolds(log, 17, 20);
+  // The freed space takes a new segment: the log rolls and goes on.
+  await appendRecords(log, 20, 30);
+  expectHolds(log, 17, 30);
+});
