@@ -34,7 +34,7 @@ export function encodeMetadataEntry(entry: MetadataEntry): unknown[] {
 }
 
 function isGroupRecordsCommand(command: unknown): command is { type: "group-records"; records: readonly { type: string }[] } {
-  return typeof command === "object" && command !== null && (command as { type?: unknown }).type === "group-records";
+  return typeof command === "object" && command !== null && (command as { type?: unknown }).type === "group-records" && Array.isArray((command as { records?: unknown }).records);
 }
 
 /** The lowest version that reads these group records, and the rest of an entry or snapshot around them. */
