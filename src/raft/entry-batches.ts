@@ -5,16 +5,7 @@
  */
 import { CorruptRecordError, decodeRecords, type DecodedRecord } from "../client/record-decoder.ts";
 import { buildRecordBatch } from "../protocol/record-batch-builder.ts";
-import {
-  BATCH_HEADER_BYTES,
-  CRC_OFFSET,
-  LAST_OFFSET_DELTA_OFFSET,
-  MAGIC_OFFSET,
-  RECORD_COUNT_OFFSET,
-  batchSizeAt,
-  computeBatchCrc,
-  readBatchHeader,
-} from "../protocol/record-batch.ts";
+import { batchSizeAt, validateBatches } from "../protocol/record-batch.ts";
 import { LogFormatError, type Entry, type EntryType } from "./types.ts";
 
 const INT32_MAX = 0x7fffffff;
@@ -40,22 +31,18 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array {
  * Throws LogFormatError for a batch that is not one: a log this build cannot read.
  */
 export function decodeEntries(bytes: Uint8Array, visit: (entry: Entry) => void): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let position = 0;
-  while (position < bytes.byteLength) {
+  if (bytes.byteLength === 0) return;
+  // The checks a produced batch passes (sizes, magic, CRC, record framing), with no size limit of its own.
+  const validation = validateBatches(bytes, Number.MAX_SAFE_INTEGER);
+  if (!validation.ok) throw new LogFormatError(`raft log: ${validation.message}`);
+  for (const batch of validation.batches) {
     const fail = (what: string): never => {
-      throw new LogFormatError(`raft log: ${what} in the batch at byte ${position}`);
+      throw new LogFormatError(`raft log: ${what} in the batch at byte ${batch.position}`);
     };
-    if (bytes.byteLength - position < BATCH_HEADER_BYTES) fail("a truncated header");
-    const size = batchSizeAt(bytes, position);
-    if (size < BATCH_HEADER_BYTES || position + size > bytes.byteLength) fail(`length ${size}`);
-    if (bytes[position + MAGIC_OFFSET] !== 2) fail(`magic ${bytes[position + MAGIC_OFFSET]}`);
-    if (computeBatchCrc(bytes, position) !== view.getUint32(position + CRC_OFFSET)) fail("a CRC mismatch");
-    if (view.getInt32(position + RECORD_COUNT_OFFSET) !== 1 || view.getInt32(position + LAST_OFFSET_DELTA_OFFSET) !== 0) fail("not one record");
-    const header = readBatchHeader(bytes, position);
+    if (batch.recordCount !== 1) fail("not one record");
     const records: DecodedRecord[] = [];
     try {
-      decodeRecords(bytes.subarray(position, position + size), 0, (record) => records.push(record), { checkCrc: false });
+      decodeRecords(bytes.subarray(batch.position, batch.position + batchSizeAt(bytes, batch.position)), 0, (record) => records.push(record), { checkCrc: false });
     } catch (error) {
       if (!(error instanceof CorruptRecordError)) throw error;
       fail(`a malformed record (${error.message})`);
@@ -63,7 +50,6 @@ export function decodeEntries(bytes: Uint8Array, visit: (entry: Entry) => void):
     const key = records[0]?.key;
     if (key === undefined || key === null || key.byteLength !== 1) fail("a key that is not one type byte");
     const value = records[0]!.value;
-    visit({ index: header.baseOffset + 1, term: header.partitionLeaderEpoch, type: key![0] as EntryType, data: new Uint8Array(value ?? 0) });
-    position += size;
+    visit({ index: batch.baseOffset + 1, term: batch.partitionLeaderEpoch, type: key![0] as EntryType, data: new Uint8Array(value ?? 0) });
   }
 }
