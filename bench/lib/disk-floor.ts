@@ -11,6 +11,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fdatasync } from "../../src/wal/flusher.ts";
 import { fallocate, mapShared, unmap } from "../../src/wal/libc.ts";
 import { Histogram } from "./histogram.ts";
 
@@ -24,10 +25,6 @@ export interface DiskFloor {
 
 interface WriterResult {
   latenciesMs: number[];
-}
-
-function fdatasync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 /** One writer, in this process: returns every chunk's append-to-durable latency. */

@@ -5,11 +5,11 @@
  * Layouts are sampled round-robin in slices, so a burst of machine noise lands on all of them alike.
  * `bun bench/lib/disk-sync.ts [--dir DIR] [--samples N]` prints the table on its own.
  */
-import { dlopen, FFIType } from "bun:ffi";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { mapShared, unmap, type Mapping } from "../../src/wal/libc.ts";
+import { fdatasync } from "../../src/wal/flusher.ts";
+import { fallocate as allocate, mapShared, unmap, type Mapping } from "../../src/wal/libc.ts";
 
 export interface SyncSample {
   layout: string;
@@ -22,9 +22,6 @@ export interface SyncSample {
 const RECORD_BYTES = 100;
 const FILE_BYTES = 64 * 1024 * 1024;
 const SLICES = 10;
-const libc = dlopen(process.platform === "darwin" ? "libc.dylib" : "libc.so.6", {
-  fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
-});
 
 interface Layout {
   name: string;
@@ -41,7 +38,8 @@ const zeroFill = (fd: number) => {
   fs.fdatasyncSync(fd);
 };
 const fallocate = (fd: number) => {
-  if (libc.symbols.fallocate(fd, 0, 0, FILE_BYTES) !== 0) throw new Error("fallocate failed");
+  const errno = allocate(fd, 0, FILE_BYTES);
+  if (errno !== 0) throw new Error(`fallocate failed (errno ${errno})`);
   fs.fdatasyncSync(fd);
 };
 
@@ -60,10 +58,6 @@ function summarize(layout: string, latenciesMs: number[]): SyncSample {
   const sorted = [...latenciesMs].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   return { layout, samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), meanMs: sorted.reduce((a, b) => a + b, 0) / sorted.length };
-}
-
-function fdatasyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 /** Each sample appends RECORD_BYTES at the next position of its layout's file and waits for fdatasync. */
@@ -85,7 +79,7 @@ export async function measureDiskSync(dir: string, samples: number): Promise<Syn
           if (file.bytes !== null) file.bytes.set(record, file.position);
           else fs.writeSync(file.fd, record, 0, RECORD_BYTES, file.position);
           file.position += RECORD_BYTES;
-          if (file.layout.asyncSync) await fdatasyncAsync(file.fd);
+          if (file.layout.asyncSync) await fdatasync(file.fd);
           else fs.fdatasyncSync(file.fd);
           file.latenciesMs.push(performance.now() - startMs);
         }

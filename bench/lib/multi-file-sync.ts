@@ -11,6 +11,7 @@ import { dlopen, FFIType } from "bun:ffi";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fdatasync } from "../../src/wal/flusher.ts";
 import { mapShared, unmap } from "../../src/wal/libc.ts";
 
 const RECORD_BYTES = 100;
@@ -18,7 +19,6 @@ const FILE_BYTES = 16 * 1024 * 1024;
 const SLICES = 10;
 const libc = dlopen("libc.so.6", { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } });
 
-const fdatasyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 
 export interface RoundSample {
   strategy: string;
@@ -31,7 +31,7 @@ export async function measureMultiFileSync(dir: string, fileCount: number, sampl
   const root = fs.mkdtempSync(path.join(dir, "chronik-multi-sync-"));
   const record = new Uint8Array(RECORD_BYTES).fill(7);
   const strategies: { name: string; sync(fds: number[]): Promise<void> | void }[] = [
-    { name: "parallel fdatasync (broker today)", sync: async (fds) => void (await Promise.all(fds.map(fdatasyncAsync))) },
+    { name: "parallel fdatasync (broker today)", sync: async (fds) => void (await Promise.all(fds.map(fdatasync))) },
     { name: "sequential fdatasync", sync: (fds) => fds.forEach((fd) => fs.fdatasyncSync(fd)) },
     {
       name: "one syncfs",

@@ -69,7 +69,8 @@ function newRound(): Round {
   return { promise, resolve, reject };
 }
 
-function fdatasync(fd: number): Promise<void> {
+/** fdatasync on Bun's thread pool, so the event loop keeps serving while the disk syncs. */
+export function fdatasync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
