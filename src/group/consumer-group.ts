@@ -15,7 +15,9 @@ import { rangeAssignor } from "./assignors/range.ts";
 import { uniformAssignor } from "./assignors/uniform.ts";
 import { reconcile, sameAssignment, type MemberState } from "./consumer-reconciliation.ts";
 import { partitionKey } from "../lib/partition-key.ts";
-import type { GroupRecord, PersistedConsumerGroup, PersistedConsumerMember } from "./types.ts";
+import type { GroupRecord, PersistedConsumerGroup, PersistedConsumerMember, TopicPartitions } from "./types.ts";
+
+export type { TopicPartitions };
 
 export const ASSIGNORS: ReadonlyMap<string, ServerAssignor> = new Map([
   [uniformAssignor.name, uniformAssignor],
@@ -53,11 +55,6 @@ export interface TopicInfo {
 /** The cluster's topics as the core sees them during one call. */
 export interface TopicLookup {
   byName(name: string): TopicInfo | undefined;
-}
-
-export interface TopicPartitions {
-  topicId: string;
-  partitions: number[];
 }
 
 export interface ConsumerHeartbeatInput {

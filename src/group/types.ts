@@ -2,6 +2,7 @@
  * Plain inputs, outputs, completions and records of the group coordinator core. Field names follow
  * Kafka's JoinGroup/SyncGroup/Heartbeat/LeaveGroup/OffsetCommit/OffsetFetch/OffsetDelete messages.
  */
+import type { MemberState } from "./consumer-reconciliation.ts";
 
 /** The edge's handle for a delayed JoinGroup/SyncGroup answer; unique per request. */
 export type Token = number;
@@ -152,7 +153,7 @@ export type GroupRecord =
   | { type: "group-deleted"; groupId: string };
 
 /** Partitions of one topic, by topic id, as the consumer protocol names them. */
-export interface TopicIdPartitions {
+export interface TopicPartitions {
   topicId: string;
   partitions: number[];
 }
@@ -163,15 +164,14 @@ export interface PersistedConsumerMember {
   rackId: string | null;
   clientId: string;
   clientHost: string;
-  /** consumer-reconciliation.ts's MemberState. */
-  state: "stable" | "unrevoked" | "unreleased";
+  state: MemberState;
   memberEpoch: number;
   previousMemberEpoch: number;
   subscribedTopicNames: string[];
   serverAssignor: string | null;
   rebalanceTimeoutMs: number;
-  assigned: TopicIdPartitions[];
-  revoking: TopicIdPartitions[];
+  assigned: TopicPartitions[];
+  revoking: TopicPartitions[];
 }
 
 export interface PersistedConsumerGroup {
@@ -181,7 +181,7 @@ export interface PersistedConsumerGroup {
   /** The subscribed topics' ids and partition counts the target was computed from. */
   topicsSignature: string;
   members: PersistedConsumerMember[];
-  target: { memberId: string; assignment: TopicIdPartitions[] }[];
+  target: { memberId: string; assignment: TopicPartitions[] }[];
 }
 
 export interface StableGeneration {

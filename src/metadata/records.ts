@@ -3,7 +3,7 @@
  * command makes. Every node applies the same commands in the same order and so reaches the same state;
  * listeners (the replica manager, the controller's liveness tracking) see the changes.
  */
-import type { GroupRecord } from "../group/types.ts";
+import type { GroupRecord, TopicPartitions } from "../group/types.ts";
 
 export interface PartitionRecord {
   readonly partition: number;
@@ -250,7 +250,7 @@ function consumerGroupProblem(group: unknown): string | null {
   return targetValid ? null : "a consumer group's target must be member ids with topic partitions";
 }
 
-function isTopicPartitions(v: unknown): v is { topicId: string; partitions: number[] }[] {
+function isTopicPartitions(v: unknown): v is TopicPartitions[] {
   return Array.isArray(v) && v.every((tp) => isObject(tp) && isString(tp.topicId) && Array.isArray(tp.partitions) && tp.partitions.every(isCount));
 }
 
