@@ -21,7 +21,7 @@ import { commitFailureCause } from "../lib/lmdb-commit.ts";
 import { logger } from "../lib/logger.ts";
 import { Flusher } from "../wal/flusher.ts";
 import { DEFAULT_LOG_CONFIG, type LogConfig } from "../wal/log-config.ts";
-import { PartitionLog, syncDirectory } from "../wal/partition-log.ts";
+import { fsyncPath, PartitionLog } from "../wal/partition-log.ts";
 import { mustSync, type DurableVote } from "./durability.ts";
 import { decodeEntries, encodeEntries, offsetOfIndex } from "./entry-batches.ts";
 import { OrderedBatchWriter } from "./ordered-batch-writer.ts";
@@ -352,13 +352,6 @@ function isEntryFrame(frame: unknown): frame is [number, EntryType, Uint8Array] 
 
 /** fsync of every file in `dir` and of the directory: a one-time move must be durable before its source goes. */
 function syncLogFiles(dir: string): void {
-  for (const name of fs.readdirSync(dir)) {
-    const fd = fs.openSync(path.join(dir, name), "r");
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  syncDirectory(dir);
+  for (const name of fs.readdirSync(dir)) fsyncPath(path.join(dir, name));
+  fsyncPath(dir);
 }

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { logger } from "../lib/logger.ts";
 import { Flusher, type FlushMode, type FlusherStats } from "./flusher.ts";
 import { DEFAULT_LOG_CONFIG, resolveConfig, type LogConfig } from "./log-config.ts";
-import { PartitionLog, syncDirectory } from "./partition-log.ts";
+import { fsyncPath, PartitionLog } from "./partition-log.ts";
 import { DELETED_SUFFIX, parsePartitionDirName, partitionDirName } from "./segment-files.ts";
 import { partitionKey } from "../lib/partition-key.ts";
 
@@ -117,7 +117,7 @@ export class LogManager {
     }
     this.topicOverrides.delete(topic);
     if (doomed.length === 0) return;
-    syncDirectory(this.dataDir);
+    fsyncPath(this.dataDir);
     await Promise.all(doomed.map((dir) => fs.promises.rm(dir, { recursive: true, force: true })));
   }
 

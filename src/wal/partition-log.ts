@@ -124,7 +124,7 @@ export class PartitionLog implements FlushParticipant {
     if (clean) {
       // From here on the files change; a crash must not find a marker vouching for them.
       fs.rmSync(markerPath);
-      syncDirectory(opts.dir);
+      fsyncPath(opts.dir);
     }
     return partitionLog;
   }
@@ -453,7 +453,7 @@ export class PartitionLog implements FlushParticipant {
     for (const segment of this.segments) segment.writeIndexes();
     this.writeRecoveryPoint(this.logEndOffset);
     fs.writeFileSync(path.join(this.dir, CLEAN_SHUTDOWN_FILE), "");
-    syncDirectory(this.dir);
+    fsyncPath(this.dir);
     this.releaseAll();
   }
 
@@ -638,8 +638,9 @@ function readNumberFile(file: string): number | null {
   }
 }
 
-export function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, "r");
+/** fsync of a file or a directory, by path (opened read-only: a directory cannot be opened for writing). */
+export function fsyncPath(target: string): void {
+  const fd = fs.openSync(target, "r");
   try {
     fs.fsyncSync(fd);
   } finally {
