@@ -369,8 +369,9 @@ export class PartitionLog implements FlushParticipant {
 
   /** Removes the sealed segments that hold only offsets below `offset`; false if there were none. */
   private dropSegmentsBelow(offset: number): boolean {
-    if (this.segments.length < 2 || this.segments[0]!.nextOffset > offset) return false;
+    const before = this.segments.length;
     while (this.segments.length > 1 && this.segments[0]!.nextOffset <= offset) this.dropSegment(0);
+    if (this.segments.length === before) return false;
     this.logStartOffset = Math.max(this.logStartOffset, this.segments[0]!.baseOffset);
     return true;
   }
