@@ -105,18 +105,8 @@ export interface DescribedConsumerGroup {
   members: DescribedConsumerMember[];
 }
 
-interface Member {
-  memberId: string;
-  instanceId: string | null;
-  rackId: string | null;
-  clientId: string;
-  clientHost: string;
-  state: MemberState;
-  memberEpoch: number;
-  previousMemberEpoch: number;
-  subscribedTopicNames: string[];
-  serverAssignor: string | null;
-  rebalanceTimeoutMs: number;
+/** A member: what its record keeps, with its partitions as maps, and its timers here. */
+interface Member extends Omit<PersistedConsumerMember, "assigned" | "revoking"> {
   assigned: Assignment;
   revoking: Assignment;
   sessionDeadlineMs: number;
