@@ -11,8 +11,10 @@ export function newPartition(partition: number, replicas: readonly number[]): Pa
 }
 
 /**
- * Spreads partitions over live brokers so that each leads and holds about as many partitions as the others.
- * Pure and deterministic (ties go to the lower node id): it runs at apply time on every node.
+ * Spreads partitions over live brokers so that each leads and holds about as many partitions as the others: the
+ * leader is the broker leading fewest (then holding fewest, then the lowest id), the followers those holding fewest
+ * (then the lowest id). Pure and deterministic: it runs at apply time on every node, so every build must place alike.
+ * It runs for every topic created, so it picks minima in place rather than sorting copies.
  */
 export function assignReplicas(
   load: PartitionLoad,
@@ -21,23 +23,30 @@ export function assignReplicas(
   count: number,
   replicationFactor: number,
 ): PartitionRecord[] {
-  const leaderLoad = new Map<number, number>(live.map((b) => [b.nodeId, load.leaders(b.nodeId)]));
-  const replicaLoad = new Map<number, number>(live.map((b) => [b.nodeId, load.replicas(b.nodeId)]));
+  const ids = live.map((b) => b.nodeId);
+  const leaderLoad = ids.map((id) => load.leaders(id));
+  const replicaLoad = ids.map((id) => load.replicas(id));
+  const fewerReplicas = (a: number, b: number) => replicaLoad[a]! < replicaLoad[b]! || (replicaLoad[a] === replicaLoad[b] && ids[a]! < ids[b]!);
+  const taken = ids.map(() => false);
   const partitions: PartitionRecord[] = [];
   for (let i = 0; i < count; i++) {
-    const byLoad = [...live].sort(
-      (a, b) => leaderLoad.get(a.nodeId)! - leaderLoad.get(b.nodeId)! || replicaLoad.get(a.nodeId)! - replicaLoad.get(b.nodeId)! || a.nodeId - b.nodeId,
-    );
-    const leader = byLoad[0]!.nodeId;
-    const followers = byLoad
-      .slice(1)
-      .sort((a, b) => replicaLoad.get(a.nodeId)! - replicaLoad.get(b.nodeId)! || a.nodeId - b.nodeId)
-      .slice(0, replicationFactor - 1)
-      .map((b) => b.nodeId);
-    const replicas = [leader, ...followers];
-    leaderLoad.set(leader, leaderLoad.get(leader)! + 1);
-    for (const r of replicas) replicaLoad.set(r, replicaLoad.get(r)! + 1);
-    partitions.push(newPartition(firstPartition + i, replicas));
+    let leader = 0;
+    for (let j = 1; j < ids.length; j++) {
+      if (leaderLoad[j]! < leaderLoad[leader]! || (leaderLoad[j] === leaderLoad[leader] && fewerReplicas(j, leader))) leader = j;
+    }
+    const chosen = [leader];
+    taken.fill(false);
+    taken[leader] = true;
+    while (chosen.length < replicationFactor) {
+      let next = -1;
+      for (let j = 0; j < ids.length; j++) if (!taken[j] && (next === -1 || fewerReplicas(j, next))) next = j;
+      if (next === -1) break;
+      taken[next] = true;
+      chosen.push(next);
+    }
+    leaderLoad[leader]!++;
+    for (const j of chosen) replicaLoad[j]!++;
+    partitions.push(newPartition(firstPartition + i, chosen.map((j) => ids[j]!)));
   }
   return partitions;
 }

@@ -47,6 +47,8 @@ export class MetadataState implements PartitionLoad {
   private readonly groupRecords = new Map<string, Map<string, GroupRecord>>();
   /** While a command applies: how to undo each of its changes, in the order they were made. */
   private undo: (() => void)[] | null = null;
+  /** liveBrokers(), kept until a broker record changes: every topic creation asks for it, twice. */
+  private liveBrokerList: readonly BrokerRecord[] | null = null;
 
   static fromSnapshot(snapshot: MetadataSnapshot): MetadataState {
     const state = new MetadataState();
@@ -63,6 +65,7 @@ export class MetadataState implements PartitionLoad {
     this.leaderCounts.clear();
     this.replicaCounts.clear();
     this.groupRecords.clear();
+    this.liveBrokerList = null;
     this.clusterId = snapshot.clusterId;
     this.nextProducerId = snapshot.nextProducerId;
     for (const broker of snapshot.brokers) this.brokersById.set(broker.nodeId, broker);
@@ -111,8 +114,8 @@ export class MetadataState implements PartitionLoad {
     return this.brokerEpochs.get(nodeId) ?? -1;
   }
 
-  liveBrokers(): BrokerRecord[] {
-    return this.brokers().filter((b) => !b.fenced);
+  liveBrokers(): readonly BrokerRecord[] {
+    return (this.liveBrokerList ??= this.brokers().filter((b) => !b.fenced));
   }
 
   /** The live broker that coordinates the group (see coordinator-placement.ts); undefined while none is live. */
@@ -431,20 +434,28 @@ export class MetadataState implements PartitionLoad {
     if (this.undo) {
       if (map.has(key)) {
         const previous = map.get(key) as V;
-        this.undo.push(() => map.set(key, previous));
+        this.undo.push(() => this.changed(map.set(key, previous)));
       } else {
-        this.undo.push(() => map.delete(key));
+        this.undo.push(() => {
+          map.delete(key);
+          this.changed(map);
+        });
       }
     }
-    map.set(key, value);
+    this.changed(map.set(key, value));
   }
 
   /** An undone removal puts the key back last in iteration order: the same on every node. */
   private remove<K, V>(map: Map<K, V>, key: K): void {
     if (!map.has(key)) return;
     const previous = map.get(key) as V;
-    this.undo?.push(() => map.set(key, previous));
+    this.undo?.push(() => this.changed(map.set(key, previous)));
     map.delete(key);
+    this.changed(map);
+  }
+
+  private changed<K, V>(map: Map<K, V>): void {
+    if (map === this.brokersById) this.liveBrokerList = null;
   }
 }
 
