@@ -1,9 +1,29 @@
 import { ErrorCode } from "../protocol/error-codes.ts";
-import type { CreateTopicsRequest, CreateTopicsResponse } from "../protocol/generated/19-create-topics.ts";
+import type { CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicConfigs } from "../protocol/generated/19-create-topics.ts";
 import { ApiKey } from "../protocol/generated/index.ts";
 import { ZERO_UUID } from "../protocol/reader.ts";
 import { describeTopicConfigs } from "../metadata/effective-configs.ts";
 import type { ApiHandler } from "./handler.ts";
+
+type ResponseConfigs = readonly CreateTopicsResponseCreatableTopicConfigs[];
+
+/** Per broker defaults object: what a topic without overrides reports, the same for each (most topics are such). */
+const configsWithoutOverrides = new WeakMap<object, ResponseConfigs>();
+
+function hasOverrides(overrides: Readonly<Record<string, string>>): boolean {
+  for (const _ in overrides) return true;
+  return false;
+}
+
+/** Every topic config with its value in force, as CreateTopics v5+ reports them (KIP-525). */
+function responseConfigs(brokerDefaults: Readonly<Record<string, string>>, overrides: Readonly<Record<string, string>>): ResponseConfigs {
+  const shared = !hasOverrides(overrides);
+  const cached = shared ? configsWithoutOverrides.get(brokerDefaults) : undefined;
+  if (cached) return cached;
+  const configs = describeTopicConfigs(brokerDefaults, overrides).map((c) => ({ name: c.name, value: c.value, readOnly: false, configSource: c.source, isSensitive: false }));
+  if (shared) configsWithoutOverrides.set(brokerDefaults, configs);
+  return configs;
+}
 
 export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = {
   apiKey: ApiKey.CreateTopics,
@@ -35,13 +55,7 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
           errorMessage: null,
           numPartitions: topic.partitions.length,
           replicationFactor: topic.partitions[0]!.replicas.length,
-          configs: describeTopicConfigs(broker.topicDefaults(), topic.configs).map((c) => ({
-            name: c.name,
-            value: c.value,
-            readOnly: false,
-            configSource: c.source,
-            isSensitive: false,
-          })),
+          configs: responseConfigs(broker.topicDefaults(), topic.configs),
         };
       }),
     };
