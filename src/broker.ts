@@ -110,6 +110,7 @@ export class Broker {
       dataDir: join(dataDir, "raft"),
       electionTimeoutMs: config.raftElectionTimeoutMs,
       maxQueuedBytesPerPeer: config.raftQueueMaxBytes,
+      snapshotEveryBytes: config.metadataSnapshotBytes,
       listenHost: config.host,
       listenPort: voters.get(config.nodeId)!.port,
     });

@@ -52,6 +52,7 @@ export interface BrokerConfig {
   replicaLagTimeMaxMs: number;
   replicationQueueMaxBytes: number;
   raftQueueMaxBytes: number;
+  metadataSnapshotBytes: number;
   minInsyncReplicas: number;
   autoLeaderRebalance: boolean;
   leaderImbalanceCheckIntervalMs: number;
@@ -177,6 +178,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 1 << 20,
     max: INT32_MAX,
     help: "Bytes of Raft messages queued for one peer that its socket has not taken; above it the oldest unsent ones are dropped (Raft resends what a peer lacks).",
+  },
+  {
+    key: "metadataSnapshotBytes",
+    type: "int",
+    defaultValue: 20 << 20,
+    min: 1024,
+    max: Number.MAX_SAFE_INTEGER,
+    help: "Bytes of metadata log applied since the last snapshot that make a node snapshot its metadata and drop the log below it (metadata.log.max.record.bytes.between.snapshots).",
   },
   { key: "brokerHeartbeatIntervalMs", type: "int", defaultValue: 2000, min: 10, max: INT32_MAX, help: "How often a broker heartbeats to the controller (broker.heartbeat.interval.ms)." },
   {

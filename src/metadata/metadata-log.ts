@@ -27,6 +27,9 @@ export interface RaftMetadataLogOptions {
   /** Overrides the port in this node's voter address (0 picks a free one). */
   listenPort?: number;
   listenHost?: string;
+  /** Snapshot once the entries applied since the last snapshot hold this many bytes (Kafka's default: 20 MiB). */
+  snapshotEveryBytes?: number;
+  /** Snapshot after this many entries as well, whatever their size. */
   snapshotEveryEntries?: number;
   /** How long a proposal keeps retrying while there is no leader, and waits for its outcome. */
   proposalTimeoutMs?: number;
@@ -38,6 +41,11 @@ export interface RaftMetadataLogOptions {
 const ELECTION_TICKS = 10;
 const SOLO_ELECTION_TICKS = 2;
 const SOLO_TICK_MS = 10;
+/**
+ * Snapshotting encodes the whole state, so its cost grows with the state: count the log's bytes, not its entries,
+ * so that many small entries (one topic each) do not snapshot a large state over and over.
+ */
+const DEFAULT_SNAPSHOT_BYTES = 20 << 20;
 const RETRIABLE = new Set<RaftProposalError["reason"]>(["no-leader", "transferring", "superseded", "overloaded"]);
 
 /**
@@ -78,7 +86,8 @@ export class RaftMetadataLog implements MetadataLog {
       onApply: (entry) => this.apply(entry),
       decodeCommand: decodeMetadataEntry,
       snapshots: {
-        everyEntries: options.snapshotEveryEntries ?? 4096,
+        everyBytes: options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_BYTES,
+        everyEntries: options.snapshotEveryEntries,
         take: () => encodeMetadataSnapshot(this.state.toSnapshot()),
         restore: (data, index) => {
           this.state.restore(decodeMetadataSnapshot(data, index));

@@ -26,8 +26,10 @@ export interface AppliedCommand {
 }
 
 export interface StateMachineSnapshots {
-  /** Compact the log once this many applied entries sit above the last snapshot. */
-  everyEntries: number;
+  /** Compact the log once the applied entries above the last snapshot hold this many bytes of data... */
+  everyBytes?: number;
+  /** ...or once this many applied entries sit above it, whichever comes first. */
+  everyEntries?: number;
   /** The state machine's state after every command applied so far. */
   take(): Uint8Array;
   /** Replace the state machine's state; called at start and when a leader sends a snapshot. */
@@ -121,6 +123,8 @@ export class RaftNode {
   private knownLeader = { leaderId: NONE, term: 0 };
   /** In hand-off order; they complete in that order. */
   private readonly writesInFlight: WriteInFlight[] = [];
+  /** Data bytes of the entries applied since the last snapshot taken or restored here. */
+  private appliedBytesSinceSnapshot = 0;
   private nextProposalSequence = 1;
   private nextReadSequence = 1;
   private processScheduled = false;
@@ -347,6 +351,7 @@ export class RaftNode {
       assert(this.options.snapshots, "received a snapshot but the node has no state machine snapshot hooks");
       try {
         this.options.snapshots.restore(ready.snapshotToApply.data, ready.snapshotToApply.index);
+        this.appliedBytesSinceSnapshot = 0;
       } catch (error) {
         return this.stop(`the leader's snapshot at index ${ready.snapshotToApply.index} cannot be restored`, error);
       }
@@ -435,6 +440,7 @@ export class RaftNode {
   }
 
   private apply(entry: Entry): void {
+    this.appliedBytesSinceSnapshot += entry.data.byteLength;
     if (entry.type === EntryType.Normal) {
       const { proposer, proposals } = this.decode(entry);
       for (const [sequence, command] of proposals) {
@@ -483,8 +489,11 @@ export class RaftNode {
     const snapshots = this.options.snapshots;
     if (!snapshots) return;
     const applied = this.core.log.applied;
-    if (applied - this.core.log.snapshot.index < snapshots.everyEntries) return;
+    const entries = applied - this.core.log.snapshot.index;
+    if (entries === 0) return;
+    if (this.appliedBytesSinceSnapshot < (snapshots.everyBytes ?? Infinity) && entries < (snapshots.everyEntries ?? Infinity)) return;
     this.core.compact(applied, snapshots.take());
+    this.appliedBytesSinceSnapshot = 0;
   }
 
   /** Stops ticking and serving; pending proposals and reads fail with reason "closed". */

@@ -174,6 +174,34 @@ test("a restarted node recovers from its stored state and re-applies committed c
   expect(applied.map((e) => Array.from(e.command as Uint8Array))).toEqual(Array.from({ length: 20 }, (_, i) => [i]));
 });
 
+test("the log is snapshotted by the bytes applied since the last snapshot, not by the number of entries", async () => {
+  const voters = new Map([[1, { host: "127.0.0.1", port: 0 }]]);
+  const dataDir = mkdtempSync(join(tmpdir(), "chronik-raft-snapshot-bytes-"));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const takenAt: number[] = [];
+  let lastApplied = 0;
+  const node = RaftNode.start({
+    id: 1,
+    voters,
+    dataDir,
+    tickMs: TICK_MS,
+    onApply: (e) => (lastApplied = e.index),
+    snapshots: { everyBytes: 4096, take: () => (takenAt.push(lastApplied), new Uint8Array(0)), restore: () => {} },
+  });
+  cleanups.push(() => node.close());
+  await waitFor(() => node.isLeader, "single node to lead");
+  // Many small entries: 100 of them hold under 4 KiB, so none is snapshotted.
+  for (let i = 0; i < 100; i++) await node.propose(new Uint8Array(8));
+  expect(takenAt).toEqual([]);
+  // One large entry crosses it.
+  const large = await node.propose(new Uint8Array(4096));
+  await waitFor(() => takenAt.length === 1, "a snapshot after the large entry");
+  expect(takenAt).toEqual([large.index]);
+  // The count starts again from the snapshot.
+  for (let i = 0; i < 10; i++) await node.propose(new Uint8Array(8));
+  expect(takenAt).toHaveLength(1);
+});
+
 test("a follower that restarts behind a compacted log catches up by InstallSnapshot over TCP", async () => {
   const ids = [1, 2, 3];
   const voters = new Map<number, PeerAddress>(ids.map((id) => [id, { host: "127.0.0.1", port: 0 }]));
