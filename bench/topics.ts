@@ -18,7 +18,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { createTopics } from "../src/client/admin.ts";
 import { KafkaConnection } from "../src/client/connection.ts";
-import { startBenchBroker, type BenchBroker } from "./lib/broker.ts";
+import { processCpuMs, startBenchBroker, type BenchBroker } from "./lib/broker.ts";
 import { Histogram } from "./lib/histogram.ts";
 
 const args = process.argv.slice(2);
@@ -38,6 +38,9 @@ interface Result {
   topicsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** CPU time per topic: every broker process together, and this process (the clients). */
+  brokerCpuUsPerTopic: number;
+  clientCpuUsPerTopic: number;
 }
 
 function freePorts(count: number): number[] {
@@ -73,57 +76,61 @@ async function controllerOf(brokers: BenchBroker[]): Promise<BenchBroker> {
   throw new Error("no controller elected");
 }
 
-async function sequential(nodes: number, target: BenchBroker, label: string): Promise<Result> {
+/** Runs one workload of `topics` creations, timing each with `histogram`, and measures it with the CPU it took. */
+async function measure(nodes: number, mode: string, topics: number, brokers: BenchBroker[], run: (histogram: Histogram) => Promise<void>): Promise<Result> {
+  const brokerCpuMs = () => brokers.reduce((sum, b) => sum + processCpuMs(b.pid), 0);
+  const histogram = new Histogram();
+  const brokersBefore = brokerCpuMs();
+  const clientBefore = process.cpuUsage();
+  const startedMs = performance.now();
+  await run(histogram);
+  const elapsedMs = performance.now() - startedMs;
+  const client = process.cpuUsage(clientBefore);
+  return {
+    nodes,
+    mode,
+    topics,
+    topicsPerSecond: (topics * 1000) / elapsedMs,
+    p50Ms: histogram.quantileMs(0.5),
+    p99Ms: histogram.quantileMs(0.99),
+    brokerCpuUsPerTopic: ((brokerCpuMs() - brokersBefore) * 1000) / topics,
+    clientCpuUsPerTopic: (client.user + client.system) / topics,
+  };
+}
+
+async function sequential(nodes: number, brokers: BenchBroker[], target: BenchBroker, label: string): Promise<Result> {
   const prefix = label.replace(/[^a-z]+/g, "-");
   const connection = await connect(target);
-  const histogram = new Histogram();
-  // Warm-up: JIT and connections, not counted.
+  // Warm-up of this connection, not counted.
   for (let i = 0; i < 20; i++) await createTopics(connection, [{ name: `warm-${prefix}-${i}`, partitions: 1 }]);
-  const startedMs = performance.now();
-  for (let i = 0; i < SEQUENTIAL_TOPICS; i++) {
-    const sentMs = performance.now();
-    await createTopics(connection, [{ name: `seq-${prefix}-${i}`, partitions: 1 }]);
-    histogram.record(performance.now() - sentMs);
-  }
-  const elapsedMs = performance.now() - startedMs;
+  const result = await measure(nodes, `(a) one at a time, ${label}`, SEQUENTIAL_TOPICS, brokers, async (histogram) => {
+    for (let i = 0; i < SEQUENTIAL_TOPICS; i++) {
+      const sentMs = performance.now();
+      await createTopics(connection, [{ name: `seq-${prefix}-${i}`, partitions: 1 }]);
+      histogram.record(performance.now() - sentMs);
+    }
+  });
   connection.close();
-  return { nodes, mode: `(a) one at a time, ${label}`, topics: SEQUENTIAL_TOPICS, topicsPerSecond: (SEQUENTIAL_TOPICS * 1000) / elapsedMs, p50Ms: histogram.quantileMs(0.5), p99Ms: histogram.quantileMs(0.99) };
+  return result;
 }
 
-/** Each client creates `perClient` topics, one per request, the next once the last is answered. */
-async function createFromClients(connections: KafkaConnection[], prefix: string, perClient: number, histogram?: Histogram): Promise<number> {
-  const startedMs = performance.now();
-  await Promise.all(
-    connections.map(async (connection, client) => {
-      for (let i = 0; i < perClient; i++) {
-        const sentMs = performance.now();
-        await createTopics(connection, [{ name: `${prefix}-${client}-${i}`, partitions: 1 }]);
-        histogram?.record(performance.now() - sentMs);
-      }
-    }),
-  );
-  return performance.now() - startedMs;
-}
-
-async function concurrent(nodes: number, targets: BenchBroker[], label: string): Promise<Result> {
-  const prefix = label.replace(/[^a-z]+/g, "-");
+/** Each of 64 clients, connected to `targets` in turn, creates `perClient` topics, the next once the last is answered. */
+async function concurrent(nodes: number, brokers: BenchBroker[], targets: BenchBroker[], perClient: number, mode: string): Promise<Result> {
+  const prefix = mode.replace(/[^a-z0-9]+/g, "-");
   const connections = await Promise.all(Array.from({ length: CONCURRENT_CLIENTS }, (_, i) => connect(targets[i % targets.length]!)));
-  const histogram = new Histogram();
-  const elapsedMs = await createFromClients(connections, `par-${prefix}`, TOPICS_PER_CLIENT, histogram);
+  const result = await measure(nodes, mode, CONCURRENT_CLIENTS * perClient, brokers, async (histogram) => {
+    await Promise.all(
+      connections.map(async (connection, client) => {
+        for (let i = 0; i < perClient; i++) {
+          const sentMs = performance.now();
+          await createTopics(connection, [{ name: `${prefix}-${client}-${i}`, partitions: 1 }]);
+          histogram.record(performance.now() - sentMs);
+        }
+      }),
+    );
+  });
   for (const c of connections) c.close();
-  const topics = CONCURRENT_CLIENTS * TOPICS_PER_CLIENT;
-  return { nodes, mode: `(b) ${CONCURRENT_CLIENTS} clients, ${label}`, topics, topicsPerSecond: (topics * 1000) / elapsedMs, p50Ms: histogram.quantileMs(0.5), p99Ms: histogram.quantileMs(0.99) };
-}
-
-/** The first creations after the start, from 64 clients over every broker: each broker's hot paths get compiled. */
-async function warmUp(nodes: number, brokers: BenchBroker[]): Promise<Result> {
-  const connections = await Promise.all(Array.from({ length: CONCURRENT_CLIENTS }, (_, i) => connect(brokers[i % brokers.length]!)));
-  const histogram = new Histogram();
-  const elapsedMs = await createFromClients(connections, "warm-up", WARM_UP_TOPICS, histogram);
-  for (const c of connections) c.close();
-  const topics = CONCURRENT_CLIENTS * WARM_UP_TOPICS;
-  const mode = `(b) ${CONCURRENT_CLIENTS} clients${nodes > 1 ? " over all brokers" : ""}, the first ${topics} after the start (warm-up)`;
-  return { nodes, mode, topics, topicsPerSecond: (topics * 1000) / elapsedMs, p50Ms: histogram.quantileMs(0.5), p99Ms: histogram.quantileMs(0.99) };
+  return result;
 }
 
 const results: Result[] = [];
@@ -131,11 +138,13 @@ for (const nodes of [1, 3]) {
   const brokers = await startNodes(nodes);
   try {
     const controller = await controllerOf(brokers);
-    results.push(await warmUp(nodes, brokers));
-    results.push(await sequential(nodes, controller, "to the controller"));
-    if (nodes > 1) results.push(await sequential(nodes, brokers.find((b) => b !== controller)!, "to a follower"));
-    results.push(await concurrent(nodes, [controller], nodes > 1 ? "to the controller" : "to the node"));
-    if (nodes > 1) results.push(await concurrent(nodes, brokers, "over all brokers (forwarded)"));
+    // The first creations after the start, over every broker, while each broker's hot paths get compiled.
+    const warmUp = `(b) ${CONCURRENT_CLIENTS} clients${nodes > 1 ? " over all brokers" : ""}, the first ${CONCURRENT_CLIENTS * WARM_UP_TOPICS} after the start (warm-up)`;
+    results.push(await concurrent(nodes, brokers, brokers, WARM_UP_TOPICS, warmUp));
+    results.push(await sequential(nodes, brokers, controller, "to the controller"));
+    if (nodes > 1) results.push(await sequential(nodes, brokers, brokers.find((b) => b !== controller)!, "to a follower"));
+    results.push(await concurrent(nodes, brokers, [controller], TOPICS_PER_CLIENT, `(b) ${CONCURRENT_CLIENTS} clients, ${nodes > 1 ? "to the controller" : "to the node"}`));
+    if (nodes > 1) results.push(await concurrent(nodes, brokers, brokers, TOPICS_PER_CLIENT, `(b) ${CONCURRENT_CLIENTS} clients, over all brokers (forwarded)`));
   } finally {
     await Promise.all(brokers.map((b) => b.stop()));
     for (const b of brokers) rmSync(b.dataDir, { recursive: true, force: true });
@@ -143,7 +152,10 @@ for (const nodes of [1, 3]) {
 }
 
 const rows = results.map(
-  (r) => `| ${r.nodes} | ${r.mode} | ${r.topics} | ${Math.round(r.topicsPerSecond)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} |`,
+  (r) =>
+    `| ${r.nodes} | ${r.mode} | ${r.topics} | ${Math.round(r.topicsPerSecond)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${Math.round(r.brokerCpuUsPerTopic)} / ${Math.round(r.clientCpuUsPerTopic)} |`,
 );
-console.log(["", "| nodes | workload | topics | topics/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|", ...rows].join("\n"));
+const header = "| nodes | workload | topics | topics/s | p50 ms | p99 ms | CPU µs per topic: brokers / clients |";
+console.log(["", header, "|---|---|---|---|---|---|---|", ...rows].join("\n"));
+console.log("\nTwo cores serve every process here: 2,000,000 µs of CPU a second over (brokers + clients) µs per topic bounds topics/s.");
 if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ benchmark: "topics", results }, null, 2));

@@ -1,5 +1,5 @@
 /** Starts a Chronik broker process for a benchmark (temporary data dir, free ports) and reads its metrics. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -12,6 +12,7 @@ export interface BenchBroker {
   readonly kafkaPort: number;
   readonly httpPort: number;
   readonly dataDir: string;
+  readonly pid: number;
   /** Everything the broker printed so far. */
   output(): string;
   /** Prometheus text from GET /metrics. */
@@ -50,6 +51,7 @@ export async function startBenchBroker(options: { args?: string[]; bunArgs?: str
     kafkaPort,
     httpPort,
     dataDir,
+    pid: child.pid,
     output: () => output,
     metrics: async () => await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(),
     async stop() {
@@ -64,6 +66,17 @@ export async function startBenchBroker(options: { args?: string[]; bunArgs?: str
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU time (user + system, every thread) a process used so far, in ms; Linux only (from /proc), else NaN. */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const ticksPerSecond = 100; // USER_HZ, which /proc counts in: 100 on Linux
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Sum of a metric's samples (all label sets) in Prometheus text; NaN when absent. */
