@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { startBroker, type BrokerProcess } from "../helpers/broker-process.ts";
 import { DEBIAN_PYTHON, runProcess } from "../helpers/run-process.ts";
@@ -117,8 +118,11 @@ class Member {
 
 let broker: BrokerProcess;
 let members: Member[] = [];
+/** The first broker's data dir: a restarted broker is handed it, so no broker handle owns it at the end. */
+let dataDir: string;
 beforeAll(async () => {
   broker = await startBroker({ args: BROKER_ARGS });
+  dataDir = broker.dataDir;
 }, 40_000);
 afterEach(async () => {
   await Promise.all(members.map((member) => member.stop("SIGKILL")));
@@ -126,6 +130,7 @@ afterEach(async () => {
 }, 20_000);
 afterAll(async () => {
   await broker?.cleanup();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 function pythonMember(name: string, group: string, topic: string, strategy: string, log: Log, bootstrap = broker.bootstrap): Member {
@@ -310,7 +315,6 @@ test("kill -9 of a member: the others take over within the session timeout from 
   expect(totalCommitted).toBe(total);
 
   expect(await broker.stop("SIGTERM")).toBe(0);
-  const dataDir = broker.dataDir;
   broker = await startBroker({ dataDir, args: BROKER_ARGS });
   const committedAfter = JSON.parse(
     (await runProcess([DEBIAN_PYTHON, `${PY}/group_admin.py`, broker.bootstrap, "committed", group, topic, String(PARTITIONS)])).stdout,
