@@ -57,6 +57,47 @@ export function encodeMetadataSnapshot(snapshot: MetadataSnapshot): Uint8Array {
   return pack({ ...snapshot, version: versionFor(snapshot.groupRecords ?? []) }) as Uint8Array;
 }
 
+/**
+ * encodeMetadataSnapshot's bytes, in slices of at most `recordsPerSlice` topics or group records each: their
+ * concatenation is byte for byte what it returns. A caller encodes a large state a slice at a time, between other
+ * work, instead of in one long stall. A msgpack array is a count and then its elements one after another, so each
+ * long array is written as its header and then each slice's elements.
+ */
+export function* metadataSnapshotSlices(snapshot: MetadataSnapshot, recordsPerSlice = 2048): Generator<Uint8Array> {
+  const fields: Record<string, unknown> = { ...snapshot, version: versionFor(snapshot.groupRecords ?? []) };
+  const keys = Object.keys(fields);
+  yield mapHeader(keys.length);
+  for (const key of keys) {
+    yield pack(key) as Uint8Array;
+    const value = fields[key];
+    if (!Array.isArray(value) || value.length <= recordsPerSlice) {
+      yield pack(value) as Uint8Array;
+      continue;
+    }
+    yield arrayHeader(value.length);
+    for (let start = 0; start < value.length; start += recordsPerSlice) {
+      const slice = pack(value.slice(start, start + recordsPerSlice)) as Uint8Array;
+      yield slice.subarray(arrayHeader(Math.min(recordsPerSlice, value.length - start)).byteLength);
+    }
+  }
+}
+
+/** msgpack's header of an array of `count` elements: a fixarray under 16, then 16- and 32-bit counts. */
+function arrayHeader(count: number): Uint8Array {
+  if (count < 16) return Uint8Array.of(0x90 | count);
+  return countHeader(count, 0xdc, 0xdd);
+}
+
+/** msgpack's header of a map of `count` entries as msgpackr writes an object's: a 16-bit count even when small. */
+function mapHeader(count: number): Uint8Array {
+  return countHeader(count, 0xde, 0xdf);
+}
+
+function countHeader(count: number, bits16: number, bits32: number): Uint8Array {
+  if (count < 0x10000) return Uint8Array.of(bits16, count >>> 8, count & 0xff);
+  return Uint8Array.of(bits32, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff);
+}
+
 /** Reads the metadata snapshot taken at log index `index`; throws LogFormatError when it cannot. */
 export function decodeMetadataSnapshot(data: Uint8Array, index: number): MetadataSnapshot {
   const what = `metadata snapshot at index ${index}`;

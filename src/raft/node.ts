@@ -30,8 +30,11 @@ export interface StateMachineSnapshots {
   everyBytes?: number;
   /** ...or once this many applied entries sit above it, whichever comes first. */
   everyEntries?: number;
-  /** The state machine's state after every command applied so far. */
-  take(): Uint8Array;
+  /**
+   * The state machine's state after every command applied so far. A promise lets a large state be encoded over
+   * several event-loop turns; the state it holds must be the one at the call, whatever applies meanwhile.
+   */
+  take(): Uint8Array | Promise<Uint8Array>;
   /** Replace the state machine's state; called at start and when a leader sends a snapshot. */
   restore(data: Uint8Array, index: number): void;
 }
@@ -125,6 +128,8 @@ export class RaftNode {
   private readonly writesInFlight: WriteInFlight[] = [];
   /** Data bytes of the entries applied since the last snapshot taken or restored here. */
   private appliedBytesSinceSnapshot = 0;
+  /** True while a snapshot's data is being produced over later turns. */
+  private takingSnapshot = false;
   private nextProposalSequence = 1;
   private nextReadSequence = 1;
   private processScheduled = false;
@@ -487,13 +492,30 @@ export class RaftNode {
 
   private maybeCompact(): void {
     const snapshots = this.options.snapshots;
-    if (!snapshots) return;
+    if (!snapshots || this.takingSnapshot) return;
     const applied = this.core.log.applied;
     const entries = applied - this.core.log.snapshot.index;
     if (entries === 0) return;
     if (this.appliedBytesSinceSnapshot < (snapshots.everyBytes ?? Infinity) && entries < (snapshots.everyEntries ?? Infinity)) return;
-    this.core.compact(applied, snapshots.take());
     this.appliedBytesSinceSnapshot = 0;
+    const data = snapshots.take();
+    if (data instanceof Uint8Array) {
+      this.core.compact(applied, data);
+      return;
+    }
+    this.takingSnapshot = true;
+    data.then(
+      (taken) =>
+        this.enqueue(() => {
+          this.takingSnapshot = false;
+          // A leader's snapshot may have replaced the log past it meanwhile.
+          if (this.core.log.snapshot.index < applied && this.core.log.term(applied) !== undefined) this.core.compact(applied, taken);
+        }),
+      (error: unknown) => {
+        this.takingSnapshot = false;
+        log.error("taking a snapshot failed; the log is compacted at the next one", { index: applied, error: String(error) });
+      },
+    );
   }
 
   /** Stops ticking and serving; pending proposals and reads fail with reason "closed". */

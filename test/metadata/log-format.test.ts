@@ -6,6 +6,7 @@ import {
   encodeMetadataEntry,
   encodeMetadataSnapshot,
   METADATA_FORMAT_VERSION,
+  metadataSnapshotSlices,
 } from "../../src/metadata/log-format.ts";
 import type { MetadataSnapshot } from "../../src/metadata/state.ts";
 import { LogFormatError } from "../../src/raft/types.ts";
@@ -68,4 +69,39 @@ test("a snapshot of a newer version, or an undecodable one, fails naming its ind
   expect(() => decodeMetadataSnapshot(pack({ ...snapshot, topics: 5 }), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
   expect(() => decodeMetadataSnapshot(pack([1, 2]), 8)).toThrow("metadata snapshot at index 8 cannot be decoded as format version 1");
   expect(() => decodeMetadataSnapshot(new Uint8Array([0xc1]), 8)).toThrow(/^metadata snapshot at index 8 cannot be decoded/);
+});
+
+function concatenated(slices: Iterable<Uint8Array>): Uint8Array {
+  const parts = [...slices];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return bytes;
+}
+
+test("a snapshot encoded in slices is byte for byte the snapshot encoded at once", () => {
+  const topic = (i: number) => ({
+    name: `topic-${i}`,
+    topicId: `id${String(i).padStart(20, "0")}`,
+    partitions: [{ partition: 0, replicas: [1, 2], isr: [1, 2], leader: 1 + (i % 2), leaderEpoch: i % 5, partitionEpoch: 0 }],
+    configs: i % 7 === 0 ? { "retention.ms": "1000" } : {},
+  });
+  const offset = (i: number) => ({ type: "offset", groupId: `g${i % 40}`, topic: `topic-${i}`, partition: 0, offset: i, leaderEpoch: 0, metadata: null, commitTimestamp: i });
+  const cases: MetadataSnapshot[] = [
+    snapshot,
+    { ...snapshot, topics: Array.from({ length: 15 }, (_, i) => topic(i)) },
+    { ...snapshot, topics: Array.from({ length: 5000 }, (_, i) => topic(i)), groupRecords: Array.from({ length: 3001 }, (_, i) => offset(i)) as MetadataSnapshot["groupRecords"] },
+    { ...snapshot, topics: Array.from({ length: 70_000 }, (_, i) => topic(i)) },
+  ];
+  for (const state of cases) {
+    const whole = encodeMetadataSnapshot(state);
+    for (const perSlice of [1, 16, 1000, 2048]) {
+      if (perSlice === 1 && state.topics.length > 5000) continue;
+      expect(concatenated(metadataSnapshotSlices(state, perSlice))).toEqual(new Uint8Array(whole));
+    }
+    expect(decodeMetadataSnapshot(concatenated(metadataSnapshotSlices(state)), 8)).toEqual(state);
+  }
 });

@@ -202,6 +202,58 @@ test("the log is snapshotted by the bytes applied since the last snapshot, not b
   expect(takenAt).toHaveLength(1);
 });
 
+test("a snapshot taken over later turns compacts at the index it was taken at, and a restart recovers from it and the log", async () => {
+  const voters = new Map([[1, { host: "127.0.0.1", port: 0 }]]);
+  const dataDir = mkdtempSync(join(tmpdir(), "chronik-raft-snapshot-async-"));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const start = (machine: { sum: number; restoredFrom: number[] }, onTake: (index: number) => void) => {
+    let lastApplied = 0;
+    const node = RaftNode.start({
+      id: 1,
+      voters,
+      dataDir,
+      tickMs: TICK_MS,
+      onApply: (e) => {
+        lastApplied = e.index;
+        machine.sum += (e.command as { add: number }).add;
+      },
+      snapshots: {
+        everyEntries: 20,
+        take: () => {
+          onTake(lastApplied);
+          const data = new Uint8Array(new Float64Array([machine.sum]).buffer);
+          // Ready only after more commands have applied: the snapshot must still be the state at the call.
+          return Bun.sleep(100).then(() => data);
+        },
+        restore: (data, index) => {
+          machine.sum = new Float64Array(new Uint8Array(data).buffer)[0]!;
+          machine.restoredFrom.push(index);
+        },
+      },
+    });
+    cleanups.push(() => node.close());
+    return node;
+  };
+  const machine = { sum: 0, restoredFrom: [] as number[] };
+  const takenAt: number[] = [];
+  const node = start(machine, (index) => takenAt.push(index));
+  await waitFor(() => node.isLeader, "single node to lead");
+  let expected = 0;
+  for (let i = 1; i <= 60; i++) {
+    expected += i;
+    await node.propose({ add: i });
+  }
+  await Bun.sleep(300);
+  expect(takenAt.length).toBeGreaterThan(0);
+  await node.close();
+
+  const again = { sum: 0, restoredFrom: [] as number[] };
+  const reopened = start(again, () => {});
+  await waitFor(() => reopened.isLeader && again.sum === expected, "the restarted node to recover every command");
+  expect(again.restoredFrom).toHaveLength(1);
+  expect(takenAt).toContain(again.restoredFrom[0]!);
+});
+
 test("a follower that restarts behind a compacted log catches up by InstallSnapshot over TCP", async () => {
   const ids = [1, 2, 3];
   const voters = new Map<number, PeerAddress>(ids.map((id) => [id, { host: "127.0.0.1", port: 0 }]));
