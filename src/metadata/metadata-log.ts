@@ -218,22 +218,14 @@ export class RaftMetadataLog implements MetadataLog {
  */
 async function encodeBetweenTurns(slices: Iterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let bytes = 0;
   let sinceTurn = 0;
   for (const slice of slices) {
     parts.push(slice);
-    bytes += slice.byteLength;
     sinceTurn += slice.byteLength;
     if (sinceTurn >= SNAPSHOT_BYTES_PER_TURN) {
       sinceTurn = 0;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  const data = new Uint8Array(bytes);
-  let offset = 0;
-  for (const part of parts) {
-    data.set(part, offset);
-    offset += part.byteLength;
-  }
-  return data;
+  return Buffer.concat(parts);
 }

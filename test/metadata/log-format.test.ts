@@ -71,16 +71,7 @@ test("a snapshot of a newer version, or an undecodable one, fails naming its ind
   expect(() => decodeMetadataSnapshot(new Uint8Array([0xc1]), 8)).toThrow(/^metadata snapshot at index 8 cannot be decoded/);
 });
 
-function concatenated(slices: Iterable<Uint8Array>): Uint8Array {
-  const parts = [...slices];
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return bytes;
-}
+const concatenated = (slices: Iterable<Uint8Array>) => new Uint8Array(Buffer.concat([...slices]));
 
 test("a snapshot encoded in slices is byte for byte the snapshot encoded at once", () => {
   const topic = (i: number) => ({

@@ -43,6 +43,15 @@ function startCluster(ids: number[], options: Pick<RaftNodeOptions, "proposalTim
   return members;
 }
 
+/** A one-voter node on `dataDir` (a temporary dir when not given), with the state machine hooks given. */
+function startAlone(hooks: Pick<RaftNodeOptions, "onApply" | "snapshots">, dataDir?: string): { node: RaftNode; dataDir: string } {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "chronik-raft-alone-"));
+  if (dataDir === undefined) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const node = RaftNode.start({ id: 1, voters: new Map([[1, { host: "127.0.0.1", port: 0 }]]), dataDir: dir, tickMs: TICK_MS, ...hooks });
+  cleanups.push(() => node.close());
+  return { node, dataDir: dir };
+}
+
 function leaderOf(members: Member[]): Member | undefined {
   const leaders = members.filter((m) => m.node.isLeader);
   return leaders.length === 1 ? leaders[0] : undefined;
@@ -175,20 +184,12 @@ test("a restarted node recovers from its stored state and re-applies committed c
 });
 
 test("the log is snapshotted by the bytes applied since the last snapshot, not by the number of entries", async () => {
-  const voters = new Map([[1, { host: "127.0.0.1", port: 0 }]]);
-  const dataDir = mkdtempSync(join(tmpdir(), "chronik-raft-snapshot-bytes-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const takenAt: number[] = [];
   let lastApplied = 0;
-  const node = RaftNode.start({
-    id: 1,
-    voters,
-    dataDir,
-    tickMs: TICK_MS,
+  const { node } = startAlone({
     onApply: (e) => (lastApplied = e.index),
     snapshots: { everyBytes: 4096, take: () => (takenAt.push(lastApplied), new Uint8Array(0)), restore: () => {} },
   });
-  cleanups.push(() => node.close());
   await waitFor(() => node.isLeader, "single node to lead");
   // Many small entries: 100 of them hold under 4 KiB, so none is snapshotted.
   for (let i = 0; i < 100; i++) await node.propose(new Uint8Array(8));
@@ -203,40 +204,34 @@ test("the log is snapshotted by the bytes applied since the last snapshot, not b
 });
 
 test("a snapshot taken over later turns compacts at the index it was taken at, and a restart recovers from it and the log", async () => {
-  const voters = new Map([[1, { host: "127.0.0.1", port: 0 }]]);
-  const dataDir = mkdtempSync(join(tmpdir(), "chronik-raft-snapshot-async-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const start = (machine: { sum: number; restoredFrom: number[] }, onTake: (index: number) => void) => {
+  const start = (machine: { sum: number; restoredFrom: number[] }, onTake: (index: number) => void, dataDir?: string) => {
     let lastApplied = 0;
-    const node = RaftNode.start({
-      id: 1,
-      voters,
+    return startAlone(
+      {
+        onApply: (e) => {
+          lastApplied = e.index;
+          machine.sum += (e.command as { add: number }).add;
+        },
+        snapshots: {
+          everyEntries: 20,
+          take: () => {
+            onTake(lastApplied);
+            const data = new Uint8Array(new Float64Array([machine.sum]).buffer);
+            // Ready only after more commands have applied: the snapshot must still be the state at the call.
+            return Bun.sleep(100).then(() => data);
+          },
+          restore: (data, index) => {
+            machine.sum = new Float64Array(new Uint8Array(data).buffer)[0]!;
+            machine.restoredFrom.push(index);
+          },
+        },
+      },
       dataDir,
-      tickMs: TICK_MS,
-      onApply: (e) => {
-        lastApplied = e.index;
-        machine.sum += (e.command as { add: number }).add;
-      },
-      snapshots: {
-        everyEntries: 20,
-        take: () => {
-          onTake(lastApplied);
-          const data = new Uint8Array(new Float64Array([machine.sum]).buffer);
-          // Ready only after more commands have applied: the snapshot must still be the state at the call.
-          return Bun.sleep(100).then(() => data);
-        },
-        restore: (data, index) => {
-          machine.sum = new Float64Array(new Uint8Array(data).buffer)[0]!;
-          machine.restoredFrom.push(index);
-        },
-      },
-    });
-    cleanups.push(() => node.close());
-    return node;
+    );
   };
   const machine = { sum: 0, restoredFrom: [] as number[] };
   const takenAt: number[] = [];
-  const node = start(machine, (index) => takenAt.push(index));
+  const { node, dataDir } = start(machine, (index) => takenAt.push(index));
   await waitFor(() => node.isLeader, "single node to lead");
   let expected = 0;
   for (let i = 1; i <= 60; i++) {
@@ -248,7 +243,7 @@ test("a snapshot taken over later turns compacts at the index it was taken at, a
   await node.close();
 
   const again = { sum: 0, restoredFrom: [] as number[] };
-  const reopened = start(again, () => {});
+  const { node: reopened } = start(again, () => {}, dataDir);
   await waitFor(() => reopened.isLeader && again.sum === expected, "the restarted node to recover every command");
   expect(again.restoredFrom).toHaveLength(1);
   expect(takenAt).toContain(again.restoredFrom[0]!);
