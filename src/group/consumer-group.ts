@@ -478,21 +478,7 @@ export class ConsumerGroupCoordinator {
     const group = this.groups.get(groupId);
     if (group === undefined) return "";
     const member = group.members.get(memberId);
-    const memberView =
-      member === undefined
-        ? null
-        : [
-            member.instanceId,
-            member.rackId,
-            member.state,
-            member.memberEpoch,
-            member.previousMemberEpoch,
-            member.subscribedTopicNames,
-            member.serverAssignor,
-            member.rebalanceTimeoutMs,
-            toWire(member.assigned),
-            toWire(member.revoking),
-          ];
+    const memberView = member === undefined ? null : durableFieldsOf(member);
     return JSON.stringify([group.groupEpoch, group.assignmentEpoch, group.assignorName, group.members.size, memberView]);
   }
 
@@ -692,30 +678,38 @@ function fromWire(partitions: readonly TopicPartitions[]): Assignment {
   return new Map(partitions.map(({ topicId, partitions }) => [topicId, [...partitions]]));
 }
 
+/** A member as its group's record keeps it: its fields without the timers, and its partitions as wire lists. */
+function persistedMemberOf(m: Member): PersistedConsumerMember {
+  return {
+    memberId: m.memberId,
+    instanceId: m.instanceId,
+    rackId: m.rackId,
+    clientId: m.clientId,
+    clientHost: m.clientHost,
+    state: m.state,
+    memberEpoch: m.memberEpoch,
+    previousMemberEpoch: m.previousMemberEpoch,
+    subscribedTopicNames: [...m.subscribedTopicNames],
+    serverAssignor: m.serverAssignor,
+    rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+    assigned: toWire(m.assigned),
+    revoking: toWire(m.revoking),
+  };
+}
+
+/** The member's record without what names it (its id) or is not worth a write alone (client id and host). */
+function durableFieldsOf(member: Member): Omit<PersistedConsumerMember, "memberId" | "clientId" | "clientHost"> {
+  const { memberId: _memberId, clientId: _clientId, clientHost: _clientHost, ...fields } = persistedMemberOf(member);
+  return fields;
+}
+
 function persistedOf(group: Group): PersistedConsumerGroup {
-  const members = [...group.members.values()].map(
-    (m): PersistedConsumerMember => ({
-      memberId: m.memberId,
-      instanceId: m.instanceId,
-      rackId: m.rackId,
-      clientId: m.clientId,
-      clientHost: m.clientHost,
-      state: m.state,
-      memberEpoch: m.memberEpoch,
-      previousMemberEpoch: m.previousMemberEpoch,
-      subscribedTopicNames: [...m.subscribedTopicNames],
-      serverAssignor: m.serverAssignor,
-      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
-      assigned: toWire(m.assigned),
-      revoking: toWire(m.revoking),
-    }),
-  );
   return {
     groupEpoch: group.groupEpoch,
     assignmentEpoch: group.assignmentEpoch,
     assignorName: group.assignorName,
     topicsSignature: group.topicsSignature,
-    members,
+    members: [...group.members.values()].map(persistedMemberOf),
     target: [...group.target].map(([memberId, assignment]) => ({ memberId, assignment: toWire(assignment) })),
   };
 }
