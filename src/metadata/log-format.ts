@@ -53,15 +53,11 @@ export function decodeMetadataEntry(fields: unknown, index: number): MetadataEnt
   return { incarnation, sequence: sequence as number, commands };
 }
 
-export function encodeMetadataSnapshot(snapshot: MetadataSnapshot): Uint8Array {
-  return pack({ ...snapshot, version: versionFor(snapshot.groupRecords ?? []) }) as Uint8Array;
-}
-
 /**
- * encodeMetadataSnapshot's bytes, in slices of at most `recordsPerSlice` topics or group records each: their
- * concatenation is byte for byte what it returns. A caller encodes a large state a slice at a time, between other
- * work, instead of in one long stall. A msgpack array is a count and then its elements one after another, so each
- * long array is written as its header and then each slice's elements.
+ * A snapshot's bytes, the state with its `version` as one msgpack map, in slices of at most `recordsPerSlice` topics
+ * or group records each: their concatenation is byte for byte msgpackr's packing of the whole map. A caller encodes
+ * a large state a slice at a time, between other work, instead of in one long stall. A msgpack array is a count and
+ * then its elements one after another, so each long array is written as its header and then each slice's elements.
  */
 export function* metadataSnapshotSlices(snapshot: MetadataSnapshot, recordsPerSlice = 2048): Generator<Uint8Array> {
   const fields: Record<string, unknown> = { ...snapshot, version: versionFor(snapshot.groupRecords ?? []) };

@@ -214,7 +214,7 @@ export class RaftMetadataLog implements MetadataLog {
 
 /**
  * Joins a snapshot's slices, letting the event loop run after every SNAPSHOT_BYTES_PER_TURN: encoding a state of
- * 100k topics at once stalls every request on the node for 50-80 ms. The state was copied when the slices began.
+ * 100k topics at once stalls every request on the node for 50-110 ms. The state was copied when the slices began.
  */
 async function encodeBetweenTurns(slices: Iterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
