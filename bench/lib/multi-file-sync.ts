@@ -19,7 +19,6 @@ const FILE_BYTES = 16 * 1024 * 1024;
 const SLICES = 10;
 const libc = dlopen("libc.so.6", { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } });
 
-
 export interface RoundSample {
   strategy: string;
   files: number;
