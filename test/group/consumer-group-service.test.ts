@@ -18,12 +18,10 @@ let store: MetadataStore;
 let groups: GroupService;
 let nowMs: number;
 
-beforeEach(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "chronik-consumer-groups-"));
-  store = MetadataStore.open(dataDir);
-  nowMs = 1_000_000;
+/** A group service on this test's store, as a broker starts it. */
+async function startService(): Promise<GroupService> {
   let uuids = 0;
-  groups = new GroupService({
+  const service = new GroupService({
     config: { ...testConfig, initialRebalanceDelayMs: 0 },
     consumerConfig: { heartbeatIntervalMs: 100, sessionTimeoutMs: 1_000, maxGroupSize: 10, defaultAssignor: "uniform" },
     store: new LmdbGroupRecordStore(store.database("group-records")),
@@ -31,7 +29,15 @@ beforeEach(async () => {
     generateUuid: () => `uuid-${++uuids}`,
     armTimer: false,
   });
-  await groups.start();
+  await service.start();
+  return service;
+}
+
+beforeEach(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "chronik-consumer-groups-"));
+  store = MetadataStore.open(dataDir);
+  nowMs = 1_000_000;
+  groups = await startService();
 });
 afterEach(async () => {
   await groups.stop();
@@ -129,15 +135,7 @@ test("members carry on across a restart of the coordinator: the group is restore
   expect(joined).toMatchObject({ errorCode: E.NONE, memberEpoch: 1 });
   await groups.stop();
   nowMs += 500;
-  groups = new GroupService({
-    config: { ...testConfig, initialRebalanceDelayMs: 0 },
-    consumerConfig: { heartbeatIntervalMs: 100, sessionTimeoutMs: 1_000, maxGroupSize: 10, defaultAssignor: "uniform" },
-    store: new LmdbGroupRecordStore(store.database("group-records")),
-    nowMs: () => nowMs,
-    generateUuid: () => "uuid-after-restart",
-    armTimer: false,
-  });
-  await groups.start();
+  groups = await startService();
   const again = await heartbeat({ memberEpoch: 1, topicPartitions: joined.assignment, subscribedTopicNames: null, rebalanceTimeoutMs: -1 });
   expect(again).toMatchObject({ errorCode: E.NONE, memberId: "m1", memberEpoch: 1, assignment: null });
   expect((await commit("m1", 1)).topics[0]!.partitions[0]!.errorCode).toBe(E.NONE);
@@ -145,12 +143,6 @@ test("members carry on across a restart of the coordinator: the group is restore
   nowMs += 1_001;
   groups.tick();
   await groups.stop();
-  groups = new GroupService({
-    config: testConfig,
-    store: new LmdbGroupRecordStore(store.database("group-records")),
-    nowMs: () => nowMs,
-    armTimer: false,
-  });
-  await groups.start();
+  groups = await startService();
   expect(groups.describeConsumerGroup("g", topics)).toMatchObject({ groupState: "Empty", members: [] });
 });
